@@ -1,0 +1,394 @@
+"""``ct_followup``: the follow-up record and AE narrative, template backend.
+
+Reads (set before this component runs):
+
+* ``doc._.ct_context`` – the visit context, a dict given by the caller (or by
+  ``en-clinical-trials generate`` from each input line). Known keys:
+  ``patient_id``, ``age``, ``sex``, ``trial_id``, ``phase``, ``arm``,
+  ``visit``, ``cycle``, ``day``, ``drug``, ``dose``, ``plan`` (str or list of
+  str). Any other key is a free field, shown under "Other context". Values
+  are str / int / float / bool / None (``plan`` may be a list of str).
+  ``None`` (not set) is the same as ``{}``.
+* ``doc._.ct_adverse_events`` and ``doc._.ct_regimens`` – written by
+  ``ct_reasoner``; ``None`` (reasoner not in the pipeline) is read as "no AE /
+  regimen extracted".
+* ``doc.ents`` – DRUG and DOSE entities count as input facts for the check.
+
+Writes:
+
+* ``doc._.ct_followup`` – ``{"record": str (Markdown), "narrative": str | None,
+  "backend": "template"}``; the narrative is a CIOMS-style paragraph per
+  current serious AE, ``None`` when there is none.
+* ``doc._.ct_followup_issues`` – list of str, the faithfulness violations of
+  record + narrative (see :mod:`ct_safety_nlp.faithfulness`); ``[]`` when
+  faithful.
+
+Templates are Jinja2 files shipped in the package (``templates/record.md.j2``,
+``templates/narrative.txt.j2``); a user folder with files of the same names
+(either or both) overrides them, given as ``template_dir`` in the component
+config or in ``[initialize.components.ct_followup]``. The templates in use are
+saved with the pipeline (``to_disk``), so a packaged pipeline never reads the
+folder again. Rendering is deterministic: same Doc and context, same text.
+"""
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.util import ensure_path
+
+from .extensions import register_extensions
+from .faithfulness import check_faithfulness
+
+__all__ = [
+    "CONTEXT_FIELDS",
+    "FollowUpWriter",
+    "TEMPLATE_NAMES",
+    "build_facts",
+    "load_templates",
+    "make_followup",
+    "render_followup",
+    "validate_context",
+]
+
+#: Known ``doc._.ct_context`` keys, in the order the record shows them.
+CONTEXT_FIELDS = ("patient_id", "age", "sex", "trial_id", "phase", "arm", "visit", "cycle", "day", "drug", "dose", "plan")
+#: Template file names a user template folder may override.
+TEMPLATE_NAMES = ("record.md.j2", "narrative.txt.j2")
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def validate_context(context: Any, *, where: str = "ct_context") -> Dict[str, Any]:
+    """Check a visit context and return a normalized copy (raises ValueError naming the problem)."""
+    if context is None:
+        return {}
+    if not isinstance(context, dict):
+        raise ValueError(f"{where} must be a JSON object (dict), got {type(context).__name__}")
+    out: Dict[str, Any] = {}
+    for key, value in context.items():
+        if not isinstance(key, str) or not key.strip():
+            raise ValueError(f"{where}: keys must be non-empty strings, got {key!r}")
+        if key == "plan" and isinstance(value, list):
+            if not all(isinstance(v, str) for v in value):
+                raise ValueError(f"{where}.plan must be a string or a list of strings")
+            out[key] = [v.strip() for v in value if v.strip()]
+            continue
+        if not isinstance(value, _SCALARS):
+            raise ValueError(
+                f"{where}.{key} must be a string, number, boolean or null, got {type(value).__name__}"
+            )
+        out[key] = value.strip() if isinstance(value, str) else value
+    return out
+
+
+def _split_drugs(value: str) -> List[str]:
+    parts = [value]
+    for sep in ("+", "/", ",", " and ", ";"):
+        parts = [q for p in parts for q in p.split(sep)]
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _uniq(items: Iterable[str]) -> List[str]:
+    seen, out = set(), []
+    for item in items:
+        key = item.lower()
+        if item and key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
+
+
+def build_facts(doc: Doc) -> Dict[str, Any]:
+    """Everything a record may state, as a JSON-safe dict (the LLM prompt holds only this).
+
+    Keys: ``context`` (validated ct_context), ``adverse_events`` (current and
+    historical, not negated), ``pertinent_negatives`` (negated AEs),
+    ``regimens``, ``drugs``, ``doses``, ``context_texts`` (the context's string
+    values, whose claims count as facts).
+    """
+    register_extensions()
+    context = validate_context(doc._.ct_context)
+    aes, negatives = [], []
+    for ae in doc._.ct_adverse_events or []:
+        term = ae.get("ctcae_term") or ae.get("text") or ""
+        fact = {
+            "term": term,
+            "text": ae.get("text"),
+            "ctcae_term": ae.get("ctcae_term"),
+            "meddra_code": ae.get("meddra_code"),
+            "soc": ae.get("soc"),
+            "grade": ae.get("grade"),
+            "serious": ae.get("serious"),
+            "seriousness_criteria": list(ae.get("seriousness_criteria") or []),
+            "drugs": list(ae.get("drugs") or []),
+            "dlt": ae.get("dlt"),
+            "action": ae.get("action"),
+            "speculated": bool(ae.get("speculated")),
+            "historical": bool(ae.get("historical")),
+        }
+        if ae.get("negated"):
+            negatives.append({"term": term, "text": ae.get("text"), "ctcae_term": ae.get("ctcae_term")})
+        else:
+            aes.append(fact)
+    regimens = []
+    for reg in doc._.ct_regimens or []:
+        regimens.append(
+            {
+                "drug": reg.get("drug"),
+                "dose_text": reg.get("dose_text"),
+                "route": reg.get("route"),
+                "frequency": reg.get("frequency"),
+                "duration": reg.get("duration"),
+            }
+        )
+    drugs: List[str] = []
+    if isinstance(context.get("drug"), str):
+        drugs.extend(_split_drugs(context["drug"]))
+    drugs.extend(r["drug"] for r in regimens if r.get("drug"))
+    for ae in aes:
+        drugs.extend(ae["drugs"])
+    drugs.extend(e.text for e in doc.ents if e.label_ == "DRUG")
+    doses: List[str] = []
+    if context.get("dose") not in (None, ""):
+        doses.append(str(context["dose"]))
+    for reg in doc._.ct_regimens or []:
+        if reg.get("dose_text"):
+            doses.append(reg["dose_text"])
+        if reg.get("value") is not None and reg.get("unit"):
+            doses.append(f"{reg['value']} {reg['unit']}")
+    doses.extend(e.text for e in doc.ents if e.label_ == "DOSE")
+    context_texts = []
+    for value in context.values():
+        if isinstance(value, str):
+            context_texts.append(value)
+        elif isinstance(value, list):
+            context_texts.extend(value)
+    return {
+        "context": context,
+        "adverse_events": aes,
+        "pertinent_negatives": negatives,
+        "regimens": regimens,
+        "drugs": _uniq(drugs),
+        "doses": _uniq(doses),
+        "context_texts": context_texts,
+    }
+
+
+def load_templates(template_dir: Optional[Union[str, Path]] = None) -> Dict[str, str]:
+    """The shipped templates, with any file of ``template_dir`` of the same name taking over."""
+    pkg = resources.files("ct_safety_nlp").joinpath("templates")
+    templates = {name: pkg.joinpath(name).read_text(encoding="utf-8") for name in TEMPLATE_NAMES}
+    if template_dir is not None:
+        folder = Path(template_dir)
+        if not folder.is_dir():
+            raise ValueError(f"ct_followup: template_dir {str(folder)!r} is not a folder")
+        found = [name for name in TEMPLATE_NAMES if (folder / name).is_file()]
+        if not found:
+            raise ValueError(
+                f"ct_followup: template_dir {str(folder)!r} has none of the template files {', '.join(TEMPLATE_NAMES)}"
+            )
+        for name in found:
+            templates[name] = (folder / name).read_text(encoding="utf-8")
+    return templates
+
+
+def _fmt_number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _view(facts: Dict[str, Any]) -> Dict[str, Any]:
+    """Template variables: the facts, with the display strings precomputed."""
+    ctx = {**{k: None for k in CONTEXT_FIELDS}, **facts["context"]}
+    visit_parts = []
+    if ctx.get("visit") not in (None, ""):
+        visit_parts.append(str(ctx["visit"]))
+    if ctx.get("cycle") not in (None, ""):
+        visit_parts.append(f"cycle {_fmt_number(ctx['cycle'])}")
+    if ctx.get("day") not in (None, ""):
+        visit_parts.append(f"day {_fmt_number(ctx['day'])}")
+
+    regimens = []
+    for reg in facts["regimens"]:
+        details = [reg[k] for k in ("route", "frequency", "duration") if reg.get(k)]
+        regimens.append({"drug": reg.get("drug") or "unnamed drug", "dose": reg.get("dose_text"), "details": ", ".join(details)})
+    if not regimens and ctx.get("drug"):
+        regimens.append({"drug": str(ctx["drug"]), "dose": str(ctx["dose"]) if ctx.get("dose") else None, "details": ""})
+    elif regimens and ctx.get("drug") and ctx.get("dose"):
+        # the dose as given by the caller wins for the drug it names
+        for reg in regimens:
+            if reg["drug"].lower() == str(ctx["drug"]).lower() and not reg["dose"]:
+                reg["dose"] = str(ctx["dose"])
+
+    def ae_view(ae: Dict[str, Any]) -> Dict[str, Any]:
+        grade = ae.get("grade")
+        if ae.get("serious") is True:
+            crit = ", ".join(ae["seriousness_criteria"])
+            seriousness = f"serious ({crit})" if crit else "serious"
+        elif ae.get("serious") is False:
+            seriousness = "not serious"
+        else:
+            seriousness = "seriousness not reported"
+        qualifiers = []
+        if ae.get("speculated"):
+            qualifiers.append("possible, not confirmed")
+        if ae.get("dlt") is True:
+            qualifiers.append("dose-limiting toxicity")
+        return {
+            **ae,
+            "grade_text": f"grade {grade}" if isinstance(grade, int) else "grade not reported",
+            "seriousness_text": seriousness,
+            "drugs_text": ", ".join(ae["drugs"]) if ae["drugs"] else "not reported",
+            "action_text": ae.get("action") or "not reported",
+            "qualifiers": "; ".join(qualifiers),
+        }
+
+    current = [ae_view(ae) for ae in facts["adverse_events"] if not ae.get("historical")]
+    history = [ae_view(ae) for ae in facts["adverse_events"] if ae.get("historical")]
+    plan = ctx.get("plan")
+    if isinstance(plan, str):
+        plan = [plan] if plan else []
+    extra = [(k, ctx[k]) for k in sorted(ctx) if k not in CONTEXT_FIELDS and ctx[k] not in (None, "")]
+    return {
+        "ctx": ctx,
+        "visit": ", ".join(visit_parts),
+        "regimens": regimens,
+        "aes": current,
+        "history": history,
+        "negatives": facts["pertinent_negatives"],
+        "serious_aes": [ae for ae in current if ae.get("serious") is True],
+        "plan": plan or [],
+        "extra": extra,
+    }
+
+
+def render_followup(facts: Dict[str, Any], templates: Dict[str, str]) -> Dict[str, Any]:
+    """Render record and narrative from ``facts`` with the given template sources."""
+    import jinja2
+    import jinja2.sandbox
+
+    env = jinja2.sandbox.SandboxedEnvironment(
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        autoescape=False,
+    )
+    view = _view(facts)
+    try:
+        record = env.from_string(templates["record.md.j2"]).render(**view).strip() + "\n"
+        narrative: Optional[str] = None
+        if view["serious_aes"]:
+            narrative = env.from_string(templates["narrative.txt.j2"]).render(**view).strip() or None
+    except jinja2.TemplateError as err:
+        raise ValueError(f"ct_followup: template failed to render: {err}") from err
+    return {"record": record, "narrative": narrative, "backend": "template"}
+
+
+class FollowUpWriter:
+    """Writes ``doc._.ct_followup`` from the Doc's facts and checks it (see module docstring)."""
+
+    def __init__(
+        self,
+        nlp: Language,
+        name: str = "ct_followup",
+        *,
+        template_dir: Optional[str] = None,
+        check: bool = True,
+    ):
+        register_extensions()
+        self.name = name
+        self.check = check
+        self.templates = load_templates(template_dir)
+        #: extra AE terms / drug names the faithfulness check recognises in text
+        self.ae_terms: List[str] = []
+        self.drug_names: List[str] = []
+
+    def __call__(self, doc: Doc) -> Doc:
+        facts = build_facts(doc)
+        result = render_followup(facts, self.templates)
+        doc._.ct_followup = result
+        if self.check:
+            text = result["record"] + ("\n\n" + result["narrative"] if result["narrative"] else "")
+            doc._.ct_followup_issues = check_faithfulness(
+                text, facts, ae_vocabulary=self.ae_terms, drug_vocabulary=self.drug_names
+            )
+        else:
+            doc._.ct_followup_issues = []
+        return doc
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterable[Doc]:
+        for doc in stream:
+            yield self(doc)
+
+    def initialize(
+        self,
+        get_examples: Optional[Callable[[], Iterable[Any]]] = None,
+        *,
+        nlp: Optional[Language] = None,
+        template_dir: Optional[str] = None,
+        ae_terms: Optional[List[str]] = None,
+        drug_names: Optional[List[str]] = None,
+    ) -> None:
+        """Set the templates (from ``template_dir``) and the check's extra vocabularies.
+
+        ``ae_terms`` (e.g. every CTCAE term) and ``drug_names`` let the check
+        recognise an AE or drug the input does not have. Without ``ae_terms``,
+        the terms are taken from a ``ct_reasoner`` in ``nlp`` when it exposes
+        them (``ctcae_terms()``).
+        """
+        if template_dir is not None:
+            self.templates = load_templates(template_dir)
+        if ae_terms is None and nlp is not None:
+            ae_terms = vocabulary_from_pipeline(nlp)
+        if ae_terms is not None:
+            self.ae_terms = sorted({str(t) for t in ae_terms if str(t).strip()})
+        if drug_names is not None:
+            self.drug_names = sorted({str(d) for d in drug_names if str(d).strip()})
+
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> None:
+        path = ensure_path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        for name, source in self.templates.items():
+            (path / name).write_text(source, encoding="utf-8")
+        data = {"ae_terms": self.ae_terms, "drug_names": self.drug_names}
+        (path / "vocabulary.json").write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> "FollowUpWriter":
+        path = ensure_path(path)
+        for name in TEMPLATE_NAMES:
+            if (path / name).is_file():
+                self.templates[name] = (path / name).read_text(encoding="utf-8")
+        vocab_path = path / "vocabulary.json"
+        if vocab_path.is_file():
+            data = json.loads(vocab_path.read_text(encoding="utf-8"))
+            self.ae_terms = list(data.get("ae_terms", []))
+            self.drug_names = list(data.get("drug_names", []))
+        return self
+
+
+def vocabulary_from_pipeline(nlp: Language) -> Optional[List[str]]:
+    """AE terms from a ``ct_reasoner`` in ``nlp`` that exposes ``ctcae_terms()``; None if none does."""
+    for _name, pipe in nlp.pipeline:
+        terms = getattr(pipe, "ctcae_terms", None)
+        if callable(terms):
+            return list(terms())
+    return None
+
+
+@Language.factory(
+    "ct_followup",
+    assigns=["doc._.ct_followup", "doc._.ct_followup_issues"],
+    requires=["doc._.ct_adverse_events", "doc._.ct_regimens"],
+    default_config={"template_dir": None, "check": True},
+)
+def make_followup(nlp: Language, name: str, template_dir: Optional[str], check: bool) -> FollowUpWriter:
+    """Follow-up record + AE narrative from ``doc._.ct_context``, ``doc._.ct_adverse_events``,
+    ``doc._.ct_regimens`` (template backend); writes ``doc._.ct_followup`` and, with
+    ``check``, the faithfulness violations to ``doc._.ct_followup_issues``."""
+    return FollowUpWriter(nlp, name, template_dir=template_dir, check=check)
