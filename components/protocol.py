@@ -171,7 +171,7 @@ def _check(root, path: str, known_terms: Optional[set]) -> Dict[str, Any]:
             cat = {k: c.string_list(v, f"category '{name}'.{k}") for k, (_, v) in fields.items()}
             if known_terms is not None and "terms" in fields:
                 _check_terms(c, fields["terms"][1], cat["terms"], known_terms, f"category '{name}'.terms")
-            categories[name] = {"terms": cat.get("terms", []), "socs": cat.get("socs", [])}
+            categories[name] = cat
     rules["categories"] = categories
 
     def condition(node, where: str) -> Dict[str, Any]:
@@ -311,12 +311,12 @@ def matches(rules: Dict[str, Any], cond: Dict[str, Any], ae: Dict[str, Any]) -> 
     positive = [k for k in ("terms", "socs", "categories") if k in cond]
     if positive:
         ok = _in_group(term, soc, cond.get("terms", []), cond.get("socs", []))
-        ok = ok or any(_in_group(term, soc, cats[n]["terms"], cats[n]["socs"]) for n in cond.get("categories", []))
+        ok = ok or any(_in_group(term, soc, cats[n].get("terms", []), cats[n].get("socs", [])) for n in cond.get("categories", []))
         if not ok:
             return False
     if term is not None and term in cond.get("exclude_terms", []):
         return False
-    if any(_in_group(term, soc, cats[n]["terms"], cats[n]["socs"]) for n in cond.get("exclude_categories", [])):
+    if any(_in_group(term, soc, cats[n].get("terms", []), cats[n].get("socs", [])) for n in cond.get("exclude_categories", [])):
         return False
     return True
 

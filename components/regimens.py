@@ -113,7 +113,7 @@ _STUDY_DRUG_RE = re.compile(
     r"\b(?:the\s+)?(?:study\s+(?:drug|medication|treatment)|investigational\s+(?:product|drug|agent))\b|(?<![\w-])5-?FU(?![\w])",
     re.I,
 )
-_WORD_RE = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z0-9-]*[a-z][A-Za-z0-9-]*(?![\w])")
+_WORD_RE = re.compile(r"(?<![\w])[A-Za-z][A-Za-z0-9]*[a-z][A-Za-z0-9]*(?![\w])")  # hyphens split words: "heparin-induced"
 _CAUSAL_AFTER = re.compile(
     r"^[\s,]*(?:\w+\s+){0,4}?(?:induced\s+by|caused\s+by|due\s+to|after|following|associated\s+with|secondary\s+to|"
     r"attributed\s+to|attributable\s+to|related\s+to|from|on|with|during|of)\s+(?:the\s+|a\s+|\w+\s+){0,3}$",

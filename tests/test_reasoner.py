@@ -1,0 +1,297 @@
+"""Tests of the ct_reasoner component: mentions, grading precedence, context, seriousness,
+drugs, regimens, protocol verdicts, output contract, serialisation, pickling, multiprocessing."""
+
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy import registry
+
+from ct_safety_nlp.reasoner import AE_KEYS, REGIMEN_KEYS
+
+REPO = Path(__file__).resolve().parents[1]
+DONE_WHEN = "On day 15 her platelet count was 22,000/mm3 and she was admitted with febrile neutropenia; she denied vomiting."
+
+
+@pytest.fixture(scope="module")
+def init_data(ctcae_xlsx_path):
+    import ct_safety_nlp.ctcae  # noqa: F401
+    import ct_safety_nlp.protocol  # noqa: F401
+
+    return {
+        "kb": registry.misc.get("ct.read_ctcae.v1")(str(ctcae_xlsx_path)),
+        "synonyms": registry.misc.get("ct.read_synonyms.v1")(str(REPO / "assets" / "ctcae_synonyms.json")),
+        "protocol": registry.misc.get("ct.read_protocol.v1")(str(REPO / "assets" / "protocol_rules.yml")),
+    }
+
+
+def _blank(init_data, protocol=True, ruler_patterns=None):
+    nlp = spacy.blank("en")
+    if ruler_patterns:
+        ruler = nlp.add_pipe("entity_ruler")
+        ruler.add_patterns(ruler_patterns)
+    nlp.add_pipe("ct_reasoner")
+    data = dict(init_data)
+    if not protocol:
+        data.pop("protocol")
+    nlp.get_pipe("ct_reasoner").initialize(lambda: [], nlp=nlp, **data)
+    return nlp
+
+
+@pytest.fixture(scope="module")
+def nlp(init_data):
+    return _blank(init_data)
+
+
+def _by_term(doc):
+    return {ae["ctcae_term"]: ae for ae in doc._.ct_adverse_events}
+
+
+def _check_done_when(doc):
+    aes = _by_term(doc)
+    plt, fn, vom = aes["Platelet count decreased"], aes["Febrile neutropenia"], aes["Vomiting"]
+    assert plt["grade"] == 4 and plt["grade_basis"] == "lab"
+    assert any("22,000/mm3" in line and "grade 4" in line for line in plt["evidence"])
+    assert not plt["serious"] and not plt["negated"]
+    assert fn["serious"] and "hospitalization" in fn["seriousness_criteria"]
+    assert any("'admitted'" in line for line in fn["evidence"])
+    assert vom["negated"] and vom["grade"] is None and not vom["serious"]
+    assert any("denied" in line for line in vom["evidence"])
+    return aes
+
+
+def test_done_when_blank_pipeline(nlp):
+    _check_done_when(nlp(DONE_WHEN))
+
+
+def test_done_when_with_model_spans(init_data):
+    """The AE spans come from a model (here an entity_ruler standing in for the NER)."""
+    patterns = [
+        {"label": "ADVERSE_EVENT", "pattern": "febrile neutropenia"},
+        {"label": "ADVERSE_EVENT", "pattern": "vomiting"},
+        {"label": "ADVERSE_EVENT", "pattern": [{"LOWER": "platelet"}, {"LOWER": "count"}]},
+    ]
+    nlp = _blank(init_data, ruler_patterns=patterns)
+    doc = nlp(DONE_WHEN)
+    assert len(doc._.ct_adverse_events) == 3  # the lab value joined the model's "platelet count" span
+    aes = _check_done_when(doc)
+    assert aes["Platelet count decreased"]["text"] == "platelet count"
+    assert all(ae["evidence"][0].startswith("mention: model span ADVERSE_EVENT") for ae in aes.values())
+
+
+def test_model_spans_in_span_group(init_data):
+    nlp = _blank(init_data)
+    doc = nlp.make_doc("The patient developed hand and foot peeling after capecitabine.")
+    start = doc.text.index("hand and foot peeling")
+    doc.spans["sc"] = [doc.char_span(start, start + len("hand and foot peeling"), label="ADVERSE_EVENT")]
+    doc = nlp.get_pipe("ct_reasoner")(doc)
+    (ae,) = doc._.ct_adverse_events
+    assert ae["text"] == "hand and foot peeling" and ae["drugs"] == ["capecitabine"]
+
+
+GRADING = [
+    # text, CTCAE term, grade, basis
+    ("Severe neutropenia (ANC 0.8 x 10^9/L) was reported.", "Neutrophil count decreased", 3, "lab"),
+    ("Grade 2 neutropenia (ANC 0.3 x 10^9/L) was reported.", "Neutrophil count decreased", 2, "explicit"),
+    ("Severe fatigue was reported.", "Fatigue", 3, "severity"),
+    ("Mild nausea and moderate vomiting occurred.", "Nausea", 1, "severity"),
+    ("Mild nausea and moderate vomiting occurred.", "Vomiting", 2, "severity"),
+    ("Anorexia and grade 2 weight loss were reported.", "Anorexia", None, None),
+    ("Anorexia and grade 2 weight loss were reported.", "Weight loss", 2, "explicit"),
+    ("Adverse events were fatigue, cough and constipation, all grade 1.", "Cough", 1, "explicit"),
+    ("Adverse events were fatigue, cough and constipation, all grade 1.", "Fatigue", 1, "explicit"),
+    ("The patient died of sepsis.", "Sepsis", 5, "outcome"),
+    ("A life-threatening seizure occurred.", "Seizure", 4, "outcome"),
+    ("Sepsis was diagnosed on day 9.", "Sepsis", 3, "minimum"),
+    ("Acute kidney injury requiring dialysis developed.", "Acute kidney injury", 4, "criterion"),
+    ("Mild acute kidney injury requiring dialysis developed.", "Acute kidney injury", 4, "criterion"),
+    ("Grade 3 acute kidney injury requiring dialysis developed.", "Acute kidney injury", 3, "explicit"),
+    ("Acute kidney injury without dialysis developed.", "Acute kidney injury", 3, "minimum"),
+    ("ANC 0.4 x 10^9/L on day 8.", "Neutrophil count decreased", 4, "lab"),
+    ("Thrombocytopenia (platelets 18,000/µL) was noted.", "Platelet count decreased", 4, "lab"),
+    ("Nausea was reported.", "Nausea", None, None),
+]
+
+
+@pytest.mark.parametrize("text,term,grade,basis", GRADING)
+def test_grading(nlp, text, term, grade, basis):
+    ae = _by_term(nlp(text))[term]
+    assert (ae["grade"], ae["grade_basis"]) == (grade, basis), ae["evidence"]
+
+
+def test_lab_within_normal_limits_is_not_an_ae(nlp):
+    doc = nlp("Her platelet count was 250 x 10^9/L and the ANC was 3.1 x 10^9/L.")
+    assert doc._.ct_adverse_events == []
+
+
+def test_one_ae_for_term_and_lab(nlp):
+    doc = nlp("Severe neutropenia (ANC 0.8 x 10^9/L) was reported after docetaxel.")
+    (ae,) = doc._.ct_adverse_events
+    assert ae["text"] == "neutropenia" and ae["drugs"] == ["docetaxel"]
+
+
+def test_bare_list_items(nlp):
+    doc = nlp("Toxicities: fatigue, edema, cough.")
+    assert [ae["ctcae_term"] for ae in doc._.ct_adverse_events][0] == "Fatigue"
+    assert {"Fatigue", "Cough"} <= set(_by_term(doc))
+
+
+CONTEXT = [
+    ("Possible drug-induced pneumonitis was considered.", "Pneumonitis", "speculated"),
+    ("The patient has a history of hypertension.", "Hypertension", "historical"),
+    ("No evidence of peripheral neuropathy was found.", "Peripheral sensory neuropathy", "negated"),
+]
+
+
+@pytest.mark.parametrize("text,term,flag", CONTEXT)
+def test_context_flags(nlp, text, term, flag):
+    ae = _by_term(nlp(text))[term]
+    assert ae[flag] is True
+    assert {k for k in ("negated", "speculated", "historical") if ae[k]} == {flag}
+
+
+def test_historical_and_negated_are_not_serious_and_not_dlt(nlp):
+    doc = nlp("The patient has a history of fatal-appearing sepsis; she denied grade 4 neutropenia.")
+    for ae in doc._.ct_adverse_events:
+        assert ae["serious"] is False and ae["dlt"] is False and ae["action"] is None
+
+
+def test_protocol_verdicts(nlp, init_data):
+    ae = _by_term(nlp("Grade 4 neutropenia occurred after cycle 1."))["Neutrophil count decreased"]
+    assert ae["dlt"] is True and ae["action"] == "hold"
+    assert any("DLT rule 'neutropenia_g4'" in line for line in ae["evidence"])
+    ae = _by_term(nlp("Grade 3 diarrhea occurred."))["Diarrhea"]
+    assert ae["dlt"] is False and ae["action"] == "reduce_one_level"
+    no_rules = _blank(init_data, protocol=False)
+    ae = _by_term(no_rules("Grade 4 neutropenia occurred."))["Neutrophil count decreased"]
+    assert ae["dlt"] is None and ae["action"] is None
+
+
+def test_drug_links(nlp):
+    doc = nlp("Grade 3 neuropathy after oxaliplatin; fluorouracil was continued without nausea.")
+    assert _by_term(doc)["Peripheral sensory neuropathy"]["drugs"] == ["oxaliplatin"]
+
+
+def test_output_contract_is_exact_and_json_safe(nlp):
+    doc = nlp(DONE_WHEN + " Patients received paclitaxel 175 mg/m2 IV every 3 weeks.")
+    for ae in doc._.ct_adverse_events:
+        assert tuple(ae) == AE_KEYS
+        assert isinstance(ae["evidence"], list) and all(isinstance(line, str) for line in ae["evidence"])
+        assert ae["grade"] is None or ae["grade"] in range(1, 6)
+    (reg,) = doc._.ct_regimens
+    assert tuple(reg) == REGIMEN_KEYS
+    assert (reg["drug"], reg["value"], reg["unit"], reg["per"], reg["route"], reg["frequency"]) == (
+        "paclitaxel", 175.0, "mg", "m2", "intravenous", "every 3 weeks")
+    json.loads(json.dumps({"aes": doc._.ct_adverse_events, "regimens": doc._.ct_regimens}))
+
+
+def test_regimens_from_model_entities(init_data):
+    patterns = [
+        {"label": "DRUG", "pattern": "Drug X"},
+        {"label": "DOSE", "pattern": [{"LIKE_NUM": True}, {"LOWER": "mg"}, {"ORTH": "/"}, {"LOWER": "kg"}]},
+        {"label": "FREQUENCY", "pattern": "once weekly"},
+    ]
+    nlp = _blank(init_data, ruler_patterns=patterns)
+    doc = nlp("Drug X 3 mg / kg once weekly was given.")
+    (reg,) = doc._.ct_regimens
+    assert (reg["drug"], reg["dose_text"], reg["per"], reg["frequency"]) == ("Drug X", "3 mg / kg", "kg", "once weekly")
+
+
+def test_sentences_from_a_parser_are_used(nlp):
+    doc = nlp.make_doc("She denied nausea. Vomiting occurred")
+    for i, token in enumerate(doc):
+        token.is_sent_start = i == 0 or doc[i - 1].text == "."
+    doc = nlp.get_pipe("ct_reasoner")(doc)
+    aes = _by_term(doc)
+    assert aes["Nausea"]["negated"] and not aes["Vomiting"]["negated"]
+
+
+def test_error_before_initialize():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ct_reasoner")
+    with pytest.raises(ValueError, match=r"ct_reasoner.*initialize"):
+        nlp("Grade 3 nausea.")
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [({"kb": None}, "needs kb="), ({"kb": {"terms": []}}, "needs kb="), ({"synonyms": ["x"]}, "synonyms must be a dict")],
+)
+def test_initialize_errors(init_data, kwargs, message):
+    nlp = spacy.blank("en")
+    pipe = nlp.add_pipe("ct_reasoner")
+    data = {"kb": init_data["kb"], "synonyms": init_data["synonyms"], **kwargs}
+    with pytest.raises(ValueError, match=message):
+        pipe.initialize(lambda: [], nlp=nlp, **data)
+
+
+def test_initialize_from_config(ctcae_xlsx_path):
+    """The config route the assemble step uses: [initialize.components.ct_reasoner]."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ct_reasoner")
+    nlp.config["initialize"]["components"]["ct_reasoner"] = {
+        "kb": {"@misc": "ct.read_ctcae.v1", "path": str(ctcae_xlsx_path)},
+        "synonyms": {"@misc": "ct.read_synonyms.v1", "path": str(REPO / "assets" / "ctcae_synonyms.json")},
+        "protocol": {"@misc": "ct.read_protocol.v1", "path": str(REPO / "assets" / "protocol_rules.yml")},
+    }
+    nlp.initialize()
+    _check_done_when(nlp(DONE_WHEN))
+
+
+def test_to_disk_from_disk_round_trip(nlp, tmp_path):
+    nlp.to_disk(tmp_path / "pipeline")
+    files = {p.name for p in (tmp_path / "pipeline" / "ct_reasoner").iterdir()}
+    assert {"kb.json.gz", "protocol.json", "context.json", "cfg.json"} <= files
+    loaded = spacy.load(tmp_path / "pipeline")
+    assert loaded(DONE_WHEN)._.ct_adverse_events == nlp(DONE_WHEN)._.ct_adverse_events
+    assert loaded.get_pipe("ct_reasoner").protocol["name"] == "default phase I rules"
+
+
+def test_bytes_round_trip(nlp):
+    other = spacy.blank("en")
+    other.add_pipe("ct_reasoner")
+    other.get_pipe("ct_reasoner").from_bytes(nlp.get_pipe("ct_reasoner").to_bytes())
+    assert other(DONE_WHEN)._.ct_adverse_events == nlp(DONE_WHEN)._.ct_adverse_events
+
+
+def test_pickle(nlp):
+    clone = pickle.loads(pickle.dumps(nlp))
+    assert clone(DONE_WHEN)._.ct_adverse_events == nlp(DONE_WHEN)._.ct_adverse_events
+
+
+def test_pipe_n_process_2(nlp):
+    texts = [DONE_WHEN, "Grade 3 diarrhea after irinotecan.", "No fever.", "ANC 0.4 x 10^9/L."]
+    expected = [nlp(t)._.ct_adverse_events for t in texts]
+    got = [doc._.ct_adverse_events for doc in nlp.pipe(texts, n_process=2, batch_size=1)]
+    assert got == expected
+
+
+PHEE = [
+    # real PHEE dev sentences: (sentence, CTCAE term, negated, speculated, drugs)
+    ("Heparin-dependent antibodies and thrombosis without heparin-induced thrombocytopenia.", "Platelet count decreased", True, False, []),
+    ("Seizures associated with fluoxetine therapy.", "Seizure", False, False, ["fluoxetine"]),
+    ("Possible heart failure exacerbation associated with rosiglitazone: case report and literature review.", "Heart failure", False, True, ["rosiglitazone"]),
+    ("Atrial fibrillation following methylprednisolone pulse therapy.", "Atrial fibrillation", False, False, ["methylprednisolone"]),
+]
+
+
+@pytest.mark.parametrize("text,term,negated,speculated,drugs", PHEE)
+def test_real_phee_sentences(nlp, phee_dev_path, text, term, negated, speculated, drugs):
+    assert text in phee_dev_path.read_text(encoding="utf8")
+    ae = _by_term(nlp(text))[term]
+    assert (ae["negated"], ae["speculated"], ae["drugs"]) == (negated, speculated, drugs)
+
+
+def test_eval_set_meets_target(nlp):
+    """The hand-written evaluation set (assets/eval): >= 95% on term, grade, seriousness, negation."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("evaluate_reasoner", REPO / "scripts" / "evaluate_reasoner.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.score(nlp, module.load_eval(REPO / "assets" / "eval" / "reasoner_eval.jsonl"))
+    assert result["sentences"] >= 60
+    for field in ("term", "grade", "serious", "negated"):
+        assert result["accuracy"][field] >= 0.95, (field, result["accuracy"], result["errors"][:10])
