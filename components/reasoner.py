@@ -257,9 +257,12 @@ class CtReasoner:
         for sent in sentences:
             in_sent = [m for m in mentions if sent[0] <= m.start < sent[1]]
             clauses = clause_spans(text, *sent)
+            linked = self._linked_clauses(clauses, in_sent)
             for m in in_sent:
                 clause = next((c for c in clauses if c[0] <= m.start < c[1]), sent)
-                events.append(self._event(text, m, sent, clause, in_sent, drugs_by_sent.get(sent, [])))
+                events.append(
+                    self._event(text, m, sent, clause, in_sent, drugs_by_sent.get(sent, []), linked.get(clause, []))
+                )
         doc._.ct_adverse_events = events
         doc._.ct_regimens = self._regimens(doc, sentences)
         return doc
@@ -269,6 +272,21 @@ class CtReasoner:
             yield self(doc)
 
     # --------------------------------------------------------------- helpers
+    @staticmethod
+    def _linked_clauses(clauses: List[Tuple[int, int]], mentions: List[_Mention]) -> Dict[Tuple[int, int], List[Tuple[int, int]]]:
+        """Clauses without an AE mention -> the nearest preceding clause with one (else the next)."""
+        has_ae = [any(c[0] <= m.start < c[1] for m in mentions) for c in clauses]
+        linked: Dict[Tuple[int, int], List[Tuple[int, int]]] = {}
+        for i, clause in enumerate(clauses):
+            if has_ae[i]:
+                continue
+            before = [j for j in range(i) if has_ae[j]]
+            after = [j for j in range(i + 1, len(clauses)) if has_ae[j]]
+            owner = before[-1] if before else (after[0] if after else None)
+            if owner is not None:
+                linked.setdefault(clauses[owner], []).append(clause)
+        return linked
+
     @staticmethod
     def _sentences(doc: Doc) -> List[Tuple[int, int]]:
         if doc.has_annotation("SENT_START"):
@@ -429,7 +447,7 @@ class CtReasoner:
             return min(defined) if defined else None
         return None
 
-    def _event(self, text, m: _Mention, sent, clause, in_sent, drugs) -> Dict[str, Any]:
+    def _event(self, text, m: _Mention, sent, clause, in_sent, drugs, linked_clauses=()) -> Dict[str, Any]:
         from .grading import choose_grade
 
         evidence = list(m.evidence)
@@ -459,7 +477,8 @@ class CtReasoner:
             evidence.append(f"grade: {grade} not reported because the mention is negated")
             grade, basis = None, None
         criteria = assess_seriousness(
-            text, clause, sent, term, grade, negated=ctx.negated, historical=ctx.historical, ime_terms=IME_TERMS
+            text, clause, sent, term, grade, negated=ctx.negated, historical=ctx.historical, ime_terms=IME_TERMS,
+            linked_clauses=linked_clauses,
         )
         evidence += [c.evidence for c in criteria]
         drug_names, drug_evidence = link_drugs(text, (m.start, m.end), clause, drugs) if not ctx.negated else ([], "")

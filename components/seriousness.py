@@ -13,6 +13,10 @@ Rules (each criterion found is returned with the text that fired it):
   clause. A CTCAE grade 4 alone is NOT taken as ICH "life-threatening": the
   CTCAE grade describes severity, ICH the immediate risk of death; the grade
   is reported, the criterion needs the words.
+Cues are read in the AE's clause and in *linked* clauses: a clause of the
+same sentence that names no AE of its own belongs to the nearest preceding
+clause that does (else to the next one).
+
 * ``hospitalization`` - admitted / admission / hospitalised / hospitalized /
   hospitalisation / required hospitalization / prolonged hospitalization /
   inpatient / intensive care (ICU) in the AE's clause, unless the cue is
@@ -189,11 +193,16 @@ def assess_seriousness(
     negated: bool = False,
     historical: bool = False,
     ime_terms: Iterable[str] = IME_TERMS,
+    linked_clauses: Sequence[Tuple[int, int]] = (),
 ) -> List[Criterion]:
     """ICH E2A criteria met by one AE mention.
 
     text: the document text; clause / sentence: (start, end) of the mention's
     clause and sentence; ctcae_term / grade: the normalised term and grade.
+    linked_clauses: clauses of the sentence that name no AE of their own and so
+    speak about this one ("anaphylaxis occurred ... and the patient was
+    hospitalised overnight"); the reasoner links such a clause to the nearest
+    preceding clause with an AE (else the next one).
     Returns the criteria in :data:`CRITERIA` order, each with one evidence line.
     """
     if negated or historical:
@@ -201,11 +210,12 @@ def assess_seriousness(
     found = {}
     if grade == 5:
         found[DEATH] = "seriousness: death (ICH E2A) because the event is CTCAE grade 5"
-    c_start, c_end = clause
-    for cue in find_cues(text, c_start, c_end):
-        if cue.criterion == CONGENITAL_ANOMALY:
-            continue  # sentence-level, below
-        found.setdefault(cue.criterion, f"seriousness: {cue.criterion} (ICH E2A) from '{cue.text}' in the same clause")
+    for i, (c_start, c_end) in enumerate([clause, *linked_clauses]):
+        where = "in the same clause" if i == 0 else "in a linked clause that names no other AE"
+        for cue in find_cues(text, c_start, c_end):
+            if cue.criterion == CONGENITAL_ANOMALY:
+                continue  # sentence-level, below
+            found.setdefault(cue.criterion, f"seriousness: {cue.criterion} (ICH E2A) from '{cue.text}' {where}")
     for cue in find_cues(text, *sentence):
         if cue.criterion == CONGENITAL_ANOMALY:
             found.setdefault(cue.criterion, f"seriousness: congenital_anomaly (ICH E2A) from '{cue.text}' in the sentence")

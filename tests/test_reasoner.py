@@ -169,6 +169,13 @@ def test_protocol_verdicts(nlp, init_data):
     assert ae["dlt"] is None and ae["action"] is None
 
 
+def test_seriousness_from_a_clause_without_its_own_ae(nlp):
+    doc = nlp("Anaphylaxis occurred during the carboplatin infusion and the patient was hospitalised overnight.")
+    ae = _by_term(doc)["Anaphylaxis"]
+    assert ae["seriousness_criteria"] == ["hospitalization", "important_medical_event"]
+    assert ae["drugs"] == ["carboplatin"]
+
+
 def test_drug_links(nlp):
     doc = nlp("Grade 3 neuropathy after oxaliplatin; fluorouracil was continued without nausea.")
     assert _by_term(doc)["Peripheral sensory neuropathy"]["drugs"] == ["oxaliplatin"]

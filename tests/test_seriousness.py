@@ -112,3 +112,13 @@ def test_find_cues_offsets():
     text = "Admitted for fever; no hospitalization for rash."
     cues = find_cues(text)
     assert [(c.criterion, text[c.start_char : c.end_char]) for c in cues] == [("hospitalization", "Admitted")]
+
+
+def test_linked_clause_cues():
+    text = "Anaphylaxis occurred during the infusion and the patient was hospitalised overnight."
+    clauses = clause_spans(text)
+    assert len(clauses) == 2
+    alone = assess_seriousness(text, clauses[0], (0, len(text)), "Nausea", None)
+    linked = assess_seriousness(text, clauses[0], (0, len(text)), "Nausea", None, linked_clauses=[clauses[1]])
+    assert criteria_names(alone) == [] and criteria_names(linked) == ["hospitalization"]
+    assert "linked clause" in linked[0].evidence
