@@ -116,43 +116,21 @@ def test_bad_offsets():
         assess_context("short", 3, 20)
 
 
-def _phee_events(path):
-    with open(path, encoding="utf8") as f:
-        for line in f:
-            record = json.loads(line)
-            for ann in record["annotations"]:
-                for event in ann["events"]:
-                    if "Effect" not in event:
-                        continue
-                    starts = [s for frag in event["Effect"]["start"] for s in frag]
-                    texts = [t for frag in event["Effect"]["text"] for t in frag]
-                    start = min(starts)
-                    end = max(s + len(t) for s, t in zip(starts, texts))
-                    yield record["context"], start, end, "Negated" in event, "Speculated" in event
+def _measure_script():
+    import importlib.util
+    from pathlib import Path
 
-
-def measure_phee(path, matcher=None):
-    """Precision / recall of negated and speculated per PHEE event (its Effect span)."""
-    matcher = matcher or ContextMatcher()
-    counts = {"negated": [0, 0, 0], "speculated": [0, 0, 0]}
-    for text, start, end, neg, spec in _phee_events(path):
-        result = matcher.assess(text, start, end)
-        for key, gold, pred in (("negated", neg, result.negated), ("speculated", spec, result.speculated)):
-            tp_fp_fn = counts[key]
-            if gold and pred:
-                tp_fp_fn[0] += 1
-            elif pred:
-                tp_fp_fn[1] += 1
-            elif gold:
-                tp_fp_fn[2] += 1
-    return {k: {"tp": tp, "fp": fp, "fn": fn, "precision": tp / (tp + fp) if tp + fp else 0.0, "recall": tp / (tp + fn) if tp + fn else 0.0}
-            for k, (tp, fp, fn) in counts.items()}
+    path = Path(__file__).resolve().parents[1] / "scripts" / "measure_context.py"
+    spec = importlib.util.spec_from_file_location("measure_context", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_real_phee_sentences(phee_dev_path):
     """Real PHEE dev sentences with their gold cue: the rule must agree on these."""
     by_text = {}
-    for text, start, end, neg, spec in _phee_events(phee_dev_path):
+    for text, start, end, neg, spec in _measure_script().phee_events(phee_dev_path):
         by_text.setdefault(text, []).append((start, end, neg, spec))
     checks = [
         ("Physicians should be aware that PLP can occur after initiation of paclitaxel.", "PLP", False, True),
@@ -167,6 +145,6 @@ def test_real_phee_sentences(phee_dev_path):
 
 def test_phee_dev_measurement_floor(phee_dev_path):
     """Regression floor for the figures reported in the README (PHEE dev, per event)."""
-    scores = measure_phee(phee_dev_path)
+    scores = _measure_script().measure(phee_dev_path)
     assert scores["negated"]["precision"] >= 0.4 and scores["negated"]["recall"] >= 0.4, scores
     assert scores["speculated"]["precision"] >= 0.55 and scores["speculated"]["recall"] >= 0.45, scores
