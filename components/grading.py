@@ -459,7 +459,7 @@ _BRIDGE_WORDS = (
 )
 _BRIDGE_RE = re.compile(r"^(?:[\s:=(,\[–-]|(?i:\b(?:" + _BRIDGE_WORDS + r")\b))*$")
 _VALUE_RE = re.compile(
-    r"(?P<pre>(?i:from\s+(?:" + _NUM + r")\s*\S*\s+to\s+))?" + _CMP + r"\s*(?P<num>" + _NUM + r")(?![.,]?\d)(?!\s*%)(?!\s*(?i:years?|yrs?|days?|weeks?|months?|hours?|hrs?|mg\b(?!\s*(?:/\s*dl|%))|mcg|µg|ml\b|kg\b|patients?|times\s+(?:daily|a\s+day|per)))"
+    r"(?P<pre>(?i:from\s+(?:" + _NUM + r")\s*\S*\s+to\s+))?" + _CMP + r"\s*(?P<num>" + _NUM + r")(?![.,]?\d)(?!\s*%)(?!\s*/\s*\d)(?!\s*(?i:years?|yrs?|days?|weeks?|months?|hours?|hrs?|mg\b(?!\s*(?:/\s*dl|%))|mcg|µg|ml\b|kg\b|patients?|times\s+(?:daily|a\s+day|per)))"
 )
 _BP_RE = re.compile(r"(?P<sys>\d{2,3})\s*/\s*(?P<dia>\d{2,3})(?:\s*(?P<unit>mm\s*hg))?", re.I)
 _REF_RE = re.compile(
@@ -997,6 +997,13 @@ _TUMOUR_AFTER = re.compile(
 )
 
 
+_GSHORT_BEFORE = re.compile(
+    r"(?i)(?:carboxypeptidase|glucarpidase|protein|prostaglandin|cyclin|immunoglobulin|gravida|phase|cycle|type|"
+    r"strain|clone|group|generation|gen|receptor|subunit|factor|antigen|series|stage)\W*$"
+)
+_GSHORT_AFTER = re.compile(r"(?i)\s*(?:phase|/\s*[MS]\b|-?phase|arrest|checkpoint|cells?\b|strain|protein)")
+
+
 def _roman(g: str) -> int:
     return int(g) if g.isdigit() else _ROMAN[g.upper()]
 
@@ -1017,6 +1024,8 @@ def find_explicit_grades(text: str) -> List[GradeFinding]:
         if _TUMOUR_BEFORE.search(before) or _TUMOUR_AFTER.search(after):
             continue
         quoted = m.group(0).strip()
+        if m.group("gshort") and (_GSHORT_BEFORE.search(before) or _GSHORT_AFTER.match(after)):
+            continue  # "carboxypeptidase G2", "G1 phase", "G2/M arrest"
         if m.group("gshort"):
             grade = int(m.group("gs"))
             out.append(GradeFinding(grade, "explicit", f"explicit: '{quoted}' (grade {grade})", m.start(), m.end()))

@@ -318,6 +318,7 @@ def test_lab_values_in_text(text, grade, note):
         "the ANC recovered",
         "T cell lymphoma",
         "given for 5 days",
+        "elevated liver transaminases (3/4), nausea (2/4)",
     ],
 )
 def test_lab_values_not_found(text):
@@ -398,6 +399,9 @@ def test_results_pickle_and_json():
         ("G-CSF support", []),
         ("G6PD deficiency", []),
         ("upgraded 3 times", []),
+        ("a dose of carboxypeptidase G2", []),
+        ("cells arrested in G2/M phase", []),
+        ("AST and ALT grade 3 (5 x ULN)", [3]),
         ("grade 4/3", []),
     ],
 )
@@ -495,3 +499,30 @@ def test_type_errors():
     for fn in (find_lab_values, find_explicit_grades, find_outcome_grade, find_severity_grade):
         with pytest.raises(TypeError, match="expects a str"):
             fn(None)
+
+
+# --------------------------------------------------------------------------
+# real PHEE v2 sentences (train + dev): every lab value and explicit grade found
+# --------------------------------------------------------------------------
+
+
+def test_phee_sentences(phee_train_path, phee_dev_path):
+    labs, grades = [], []
+    for path in (phee_train_path, phee_dev_path):
+        for line in path.read_text(encoding="utf8").splitlines():
+            text = json.loads(line)["context"]
+            labs += [(lab.text, lab.ctcae_term, lab.grade) for lab in find_lab_values(text)]
+            grades += [(text[f.start_char : f.end_char], f.grade) for f in find_explicit_grades(text)]
+    assert sorted(labs) == sorted([
+        ("K 2.3 mmol/L", "Hypokalemia", 4),
+        ("serum creatinine to 1543 micromol/l", "Creatinine increased", 4),  # 1543 / 106 = 14.6 x ULN
+        ("ALT > 5", "Alanine aminotransferase increased", None),  # "> 5 to 20 upper limit": a definition, no grade
+        ("Na+ of 108 mEq/L", "Hyponatremia", 4),
+        ("platelet count decreased to 102", "Platelet count decreased", 1),
+        ("platelet count was 36", "Platelet count decreased", 3),
+        ("fever up to 39 degrees C", "Fever", 1),
+        ("WBC count of 2.8 x 10(3)/mm3", "White blood cell decreased", 2),
+        ("ANC of 0.448 x 10(3)/mm3", "Neutrophil count decreased", 4),
+        ("BP 70/40 mmHg", "Hypertension", None),
+    ])
+    assert sorted(grades) == sorted([("grade 3 or 4", 4), ("grade 3", 3), ("grade 4", 4), ("Grade 3", 3)])
