@@ -97,17 +97,17 @@ deterministic steps alone (exact / synonym / lemma): PHEE 26/150 returned, 26 ri
 everyday 13/122 returned, 13 right.
 
 fallback (threshold)            PHEE cov  PHEE prec  everyday cov  everyday prec
-contained (0.5)                 0.273     0.976      0.328         0.975
-contained (0.4)                 0.280     0.976      0.328         0.975
-contained (0.3)                 0.333     0.980      0.352         0.930
+contained (0.5)                 0.280     0.976      0.328         0.975
+contained (0.4)                 0.287     0.977      0.328         0.975
+contained (0.3)                 0.340     0.980      0.352         0.930
 fuzzy difflib (0.8)             0.207     0.903      0.254         0.806
-fuzzy difflib (0.7)             0.360     0.648      0.475         0.707
+fuzzy difflib (0.7)             0.373     0.643      0.475         0.707
 embedding MiniLM (0.85)         0.240     0.972      0.426         1.000
 embedding MiniLM (0.8)          0.300     0.978      0.541         0.985
-embedding MiniLM (0.7)          0.427     0.875      0.730         0.955
-contained 0.4 + embedding 0.8   0.353     0.962      0.607         0.973   <- default
-contained 0.4 + embedding 0.75  0.407     0.918      0.697         0.965
-contained 0.3 + embedding 0.8   0.393     0.966      0.615         0.947
+embedding MiniLM (0.7)          0.440     0.879      0.730         0.955
+contained 0.4 + embedding 0.8   0.360     0.963      0.607         0.973   <- default
+contained 0.4 + embedding 0.75  0.413     0.919      0.697         0.965
+contained 0.3 + embedding 0.8   0.400     0.967      0.615         0.947
 
 Character fuzzy matching is precise only where it adds nothing (>= 0.85) and
 confuses look-alike words below that (hepatitis -> Keratitis, fluorosis ->
