@@ -26,7 +26,8 @@ Grading precedence (:data:`ct_safety_nlp.grading.PRECEDENCE`): explicit grade >
 lab value > outcome word (death 5, life-threatening 4) > severity word. Each
 mention is graded from its own window: the text of its clause between the
 previous and the next AE mention, so "mild nausea and moderate vomiting" grade
-1 and 2; "..., all grade 1" applies to every mention of the clause. Two rules
+1 and 2; "..., all grade 1" applies to every mention of the clause and "grade
+3-4 adverse events were X and Y" to every mention after it. Two rules
 of this module then apply, both from the workbook's grade texts:
 
 * *criterion*: when only a severity word (or nothing) graded the mention, an
@@ -77,6 +78,11 @@ INTERVENTION_CUES: List[Tuple[str, str]] = [
     (r"admitted|hospitali[sz](?:ed|ation)|admission", r"hospitali[sz]ation"),
 ]
 _COORDINATOR = re.compile(r",|;|\band\b|\bor\b|\bwith\b|\bplus\b|\bas\s+well\s+as\b", re.IGNORECASE)
+_GROUP_NOUN = re.compile(
+    r"\s*(?:or\s+(?:higher|greater|worse)\s+)?(?:\(?[\w-]*\)?\s+){0,2}?(?:adverse\s+(?:events?|reactions?|effects?)|"
+    r"AEs?|TEAEs?|toxicit(?:y|ies)|side[\s-]+effects?|events?|reactions?)\b",
+    re.IGNORECASE,
+)
 _ALL_GRADE = re.compile(r"\b(?:all|each|both|every\s+one)\s+(?:were\s+|was\s+|of\s+)?(?:CTCAE\s+)?$", re.IGNORECASE)
 
 
@@ -407,11 +413,14 @@ class CtReasoner:
             return GradeFinding(f.grade, f.basis, f.evidence, f.start_char + w_start, f.end_char + w_start)
 
         findings += [shift(f) for f in find_explicit_grades(window)]
-        # "..., all grade 1": an explicit grade after "all/each/both" covers every mention of the clause
+        # distributive grades: "..., all grade 1" covers every mention of the clause;
+        # "grade 3-4 adverse events were X and Y" covers every mention after it
         for f in find_explicit_grades(text[clause[0] : clause[1]]):
-            a = f.start_char + clause[0]
-            if _ALL_GRADE.search(text[clause[0] : a]) and not any(g.start_char == a for g in findings):
-                findings.append(GradeFinding(f.grade, f.basis, f.evidence, a, f.end_char + clause[0]))
+            a, b = f.start_char + clause[0], f.end_char + clause[0]
+            if any(g.start_char == a for g in findings):
+                continue
+            if _ALL_GRADE.search(text[clause[0] : a]) or (_GROUP_NOUN.match(text, b, clause[1]) and a < m.start):
+                findings.append(GradeFinding(f.grade, f.basis, f.evidence, a, b))
         for lab in m.labs:
             if lab.grade is not None:
                 findings.append(GradeFinding(lab.grade, "lab", lab.evidence, lab.start_char, lab.end_char))
