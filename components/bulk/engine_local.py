@@ -1,0 +1,120 @@
+"""The local engine: ``nlp.pipe`` over a stream of items, on one machine.
+
+:func:`annotate_stream` is the one place where items become records; the Ray
+engine's actors call it too, so both engines write identical records.
+
+* Items are pulled lazily from the readers (streaming: only the batches in
+  flight are in memory).
+* ``n_process`` > 1 uses spaCy's multiprocessing (components must pickle);
+  the caller limits torch/BLAS threads per worker.
+* A component that raises makes spaCy drop that batch (our error handler
+  swallows the exception instead of ending the run). Dropped documents are
+  noticed by id and run again one by one, component by component; a document
+  that fails again becomes an error record naming the component and the
+  exception. Nothing is lost and the run goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+
+from .records import doc_record, error_record
+
+#: (kind, record, doc) with kind "doc" or "error"; doc is a Doc or None
+Result = Tuple[str, Dict[str, Any], Any]
+
+
+def swallow_errors(proc_name, proc, docs, error) -> None:
+    """spaCy error handler: let the run continue; the dropped documents are
+    found by id and retried one by one (module-level so that it pickles)."""
+    return None
+
+
+def has_transformer(nlp) -> bool:
+    for name, proc in nlp.pipeline:
+        cls = type(proc).__name__.lower()
+        if "transformer" in cls or "transformer" in name:
+            return True
+    return False
+
+
+def default_batch_size(nlp, gpu: bool) -> int:
+    """Transformers want small batches on CPU (memory, latency per commit) and
+    larger ones on a GPU; rule- and CNN-only pipelines like big batches."""
+    if has_transformer(nlp):
+        return 64 if gpu else 16
+    return 256
+
+
+def annotate_one(nlp, item: Dict[str, Any], include_text: bool) -> Result:
+    """Run the pipeline on one item, component by component, so that a
+    failure names the component."""
+    try:
+        doc = nlp.make_doc(item["text"])
+    except Exception as err:  # noqa: BLE001 - any tokenizer failure is reported
+        return "error", error_record(item, f"tokenizer failed: {type(err).__name__}: {err}", "nlp"), None
+    for name, proc in nlp.pipeline:
+        try:
+            doc = proc(doc)
+        except Exception as err:  # noqa: BLE001
+            return "error", error_record(item, f"pipeline component {name!r} failed: {type(err).__name__}: {err}", "nlp"), None
+    doc.user_data["ct_bulk_id"] = item["id"]
+    return "doc", doc_record(doc, item, include_text), doc
+
+
+def annotate_stream(
+    nlp,
+    items: Iterable[Dict[str, Any]],
+    *,
+    n_process: int = 1,
+    batch_size: int = 64,
+    include_text: bool = True,
+    commit_every: Optional[int] = None,
+    commit_seconds: float = 2.0,
+) -> Iterator[List[Result]]:
+    """Yield lists of results, each list ready to commit as one batch.
+
+    Every item yields exactly one result: read errors pass through as error
+    records, documents become doc records (or error records when the pipeline
+    fails on them twice)."""
+    commit_every = commit_every or batch_size
+    pending_errors: List[Result] = []
+    in_flight: "OrderedDict[str, Dict[str, Any]]" = OrderedDict()
+
+    def texts() -> Iterator[Tuple[str, str]]:
+        for item in items:
+            if "error" in item:
+                pending_errors.append(("error", error_record(item, item["error"], item.get("stage", "read")), None))
+                continue
+            in_flight[item["id"]] = item
+            yield item["text"], item["id"]
+
+    nlp.set_error_handler(swallow_errors)
+    out: List[Result] = []
+    last = time.monotonic()
+    for doc, rid in nlp.pipe(texts(), as_tuples=True, n_process=n_process, batch_size=batch_size):
+        while in_flight:
+            first_id, item = in_flight.popitem(last=False)
+            if first_id == rid:
+                break
+            out.append(annotate_one(nlp, item, include_text))  # dropped by a failing batch
+        else:  # pragma: no cover - a doc we never sent
+            raise RuntimeError(f"the pipeline returned a document with unknown id {rid!r}")
+        doc.user_data["ct_bulk_id"] = rid
+        out.append(("doc", doc_record(doc, item, include_text), doc))
+        if pending_errors:
+            out.extend(pending_errors)
+            pending_errors.clear()
+        if len(out) >= commit_every or time.monotonic() - last >= commit_seconds:
+            yield out
+            out = []
+            last = time.monotonic()
+    while in_flight:  # dropped at the very end
+        _, item = in_flight.popitem(last=False)
+        out.append(annotate_one(nlp, item, include_text))
+    out.extend(pending_errors)
+    pending_errors.clear()
+    if out:
+        yield out
