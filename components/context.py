@@ -419,10 +419,14 @@ class ContextMatcher:
         s_start, s_end = sentence
         result = ContextResult()
         for hit in self.triggers(text, s_start, s_end):
-            if hit.start_char < end_char and start_char < hit.end_char:
-                continue  # trigger inside the mention ("no" in "Nothing"): not a cue for it
             in_scope = False
-            if hit.end_char <= start_char and hit.direction in (FORWARD, BOTH):
+            if hit.start_char < end_char and start_char < hit.end_char:
+                # a cue inside the mention (a model span "denied vomiting") counts when it
+                # opens the mention (pre-trigger) or closes it (post-trigger)
+                in_scope = (hit.start_char <= start_char and hit.direction in (FORWARD, BOTH)) or (
+                    hit.end_char >= end_char and hit.direction in (BACKWARD, BOTH)
+                )
+            elif hit.end_char <= start_char and hit.direction in (FORWARD, BOTH):
                 gap = (hit.end_char, start_char)
                 in_scope = not self._terminated(text, *gap) and self._words(text, *gap) <= self.max_scope_words
             elif hit.start_char >= end_char and hit.direction in (BACKWARD, BOTH):

@@ -15,8 +15,11 @@ Writes
     ``doc._.ct_regimens`` (list of dicts; keys in :data:`REGIMEN_KEYS`).
 
 Mentions. Model spans come first; a CTCAE mention found in the text that
-overlaps a model span is merged into it (the model's text is kept, the term is
-the KB's normalisation of the model text, else the overlapping KB match). A lab
+overlaps a model span is merged into it: the model's text is kept and
+normalised with the KB, unless the model span is only part of the CTCAE
+mention ("febrile" of "febrile neutropenia") or normalises to nothing, in
+which case the CTCAE mention's extent and term are taken. Two model spans over
+one AE give one mention. A lab
 value that grades >= 1 is attached to an AE mention of the same CTCAE term in
 the same sentence (overlapping, or in the same clause), else it becomes an AE
 mention of its own ("ANC 0.4 x 10^9/L"). A CTCAE mention that merely names a
@@ -257,7 +260,7 @@ class CtReasoner:
         text = doc.text
         sentences = self._sentences(doc)
         labs = self._lab_findings(text) if self.use_lab_mentions else []
-        mentions = self._mentions(doc, labs)
+        mentions = self._mentions(doc, labs, sentences)
         drugs_by_sent = self._drugs(doc, sentences)
         events = []
         for sent in sentences:
@@ -306,31 +309,82 @@ class CtReasoner:
 
         return list(find_lab_values(text))
 
-    def _model_spans(self, doc: Doc) -> List[Tuple[int, int, str, str]]:
-        spans = [(e.start_char, e.end_char, e.text, e.label_) for e in doc.ents if e.label_ in self.ae_labels]
-        if self.spans_key in doc.spans:
-            for s in doc.spans[self.spans_key]:
-                if s.label_ in self.ae_labels and not any(a < s.end_char and s.start_char < b for a, b, _, _ in spans):
-                    spans.append((s.start_char, s.end_char, s.text, s.label_))
-        return sorted(spans)
+    @staticmethod
+    def _trim(span) -> Optional[Any]:
+        """The span without leading / trailing stop words, punctuation and spaces
+        ("with febrile" -> "febrile", "vomiting." -> "vomiting"); None if nothing is left."""
+        start, end = span.start, span.end
+        doc = span.doc
+        while start < end and (doc[start].is_stop or doc[start].is_punct or doc[start].is_space):
+            start += 1
+        while end > start and (doc[end - 1].is_stop or doc[end - 1].is_punct or doc[end - 1].is_space):
+            end -= 1
+        return doc[start:end] if end > start else None
 
-    def _mentions(self, doc: Doc, labs: list) -> List[_Mention]:
+    def _model_spans(self, doc: Doc) -> List[Tuple[int, int, str, str]]:
+        """AE spans of the model: NER entities first, then span-group spans that
+        overlap none of them. Overlapping span-group spans (a span categorizer
+        proposes "febrile neutropenia" and "with febrile neutropenia") are one
+        cluster, of which one span is kept: the one whose text the KB
+        normalises, then the highest spancat score, then the shortest (greedy,
+        so two AEs side by side stay two)."""
+        spans = []
+        for e in doc.ents:
+            t = self._trim(e) if e.label_ in self.ae_labels else None
+            if t is not None:
+                spans.append((t.start_char, t.end_char, t.text, e.label_))
+        if self.spans_key in doc.spans:
+            group = doc.spans[self.spans_key]
+            scores = group.attrs.get("scores") if hasattr(group, "attrs") else None
+            candidates = []
+            for i, s in enumerate(group):
+                if s.label_ not in self.ae_labels:
+                    continue
+                t = self._trim(s)
+                if t is None or any(a < t.end_char and t.start_char < b for a, b, _, _ in spans):
+                    continue
+                score = float(scores[i]) if scores is not None and len(scores) == len(group) else 1.0
+                known = self.kb.normalize(t.text) is not None
+                candidates.append((t.start_char, t.end_char, t.text, s.label_, known, score))
+            # greedy: best candidates first, each kept if it overlaps nothing kept
+            candidates.sort(key=lambda c: (not c[4], -c[5], c[1] - c[0], c[0]))
+            kept: List[Tuple[int, int, str, str]] = []
+            for c in candidates:
+                if not any(a < c[1] and c[0] < b for a, b, _, _ in kept):
+                    kept.append(c[:4])
+            spans.extend(kept)
+        return sorted(set(spans))
+
+    def _mentions(self, doc: Doc, labs: list, sentences: List[Tuple[int, int]]) -> List[_Mention]:
         text = doc.text
         mentions: List[_Mention] = []
         kb_mentions = self.kb.find_mentions(text) if self.use_kb_mentions else []
+        absorbed = set()  # KB mentions merged into a model span
         for start, end, span_text, label in self._model_spans(doc):
-            m = _Mention(start, end, span_text, f"model:{label}", self.kb.normalize(span_text))
-            m.evidence.append(f"mention: model span {label} '{span_text}'")
             overlapping = [k for k in kb_mentions if k.start_char < end and start < k.end_char]
-            if m.match is None and overlapping:
-                m.match = overlapping[0].match
+            match = self.kb.normalize(span_text)
+            covering = [k for k in overlapping if k.start_char <= start and end <= k.end_char and (k.start_char, k.end_char) != (start, end)]
+            evidence = [f"mention: model span {label} '{span_text}'"]
+            if covering or (match is None and overlapping):
+                # the model span is part of a longer CTCAE mention ("febrile" in "febrile
+                # neutropenia") or names nothing the KB knows: take the CTCAE mention
+                k = (covering or overlapping)[0]
+                if any(m.start == k.start_char and m.end == k.end_char for m in mentions):
+                    absorbed.update(id(x) for x in overlapping)
+                    continue
+                start, end, span_text, match = k.start_char, k.end_char, k.text, k.match
+                evidence.append(f"mention: widened to the CTCAE mention '{k.text}'")
+            absorbed.update(id(x) for x in overlapping)
+            if any(m.start < end and start < m.end for m in mentions):
+                continue  # two model spans over one AE: keep the first
+            m = _Mention(start, end, span_text, f"model:{label}", match, evidence=evidence)
             if m.match is not None:
                 m.evidence.append(f"term: {m.match.term} by {m.match.method} ('{m.match.matched}', score {m.match.score})")
             else:
                 m.evidence.append(f"term: no CTCAE term for '{span_text}' reached the threshold")
             mentions.append(m)
         for k in kb_mentions:
-            if any(m.start < k.end_char and k.start_char < m.end for m in mentions):
+            if id(k) in absorbed or any(m.start < k.end_char and k.start_char < m.end for m in mentions):
                 continue
             lab_here = [lab for lab in labs if lab.start_char < k.end_char and k.start_char < lab.end_char]
             if lab_here and all(lab.grade is None for lab in lab_here):
@@ -341,11 +395,10 @@ class CtReasoner:
             )
             mentions.append(m)
         mentions.sort(key=lambda m: m.start)
-        self._attach_labs(text, mentions, labs)
+        self._attach_labs(text, mentions, labs, sentences)
         return sorted(mentions, key=lambda m: m.start)
 
-    def _attach_labs(self, text: str, mentions: List[_Mention], labs: list) -> None:
-        sentences = split_sentences(text) or [(0, len(text))]
+    def _attach_labs(self, text: str, mentions: List[_Mention], labs: list, sentences: List[Tuple[int, int]]) -> None:
         for lab in labs:
             if lab.grade is None or lab.grade < 1 or not lab.ctcae_term:
                 continue

@@ -51,6 +51,9 @@ CASES = [
     ("Prior to study entry, the patient had peripheral neuropathy.", "peripheral neuropathy", False, False, True),
     ("A 60-year-old man with no history of heart disease developed atrial fibrillation.", "atrial fibrillation", False, False, False),
     ("A 60-year-old man with no history of heart disease developed atrial fibrillation.", "heart disease", True, False, True),
+    # a cue at the edge of the mention itself (a model span "denied vomiting")
+    ("She denied vomiting.", "denied vomiting", True, False, False),
+    ("Vomiting was ruled out.", "Vomiting was ruled out", True, False, False),
     # plain assertion
     ("Grade 3 diarrhea developed on day 8.", "diarrhea", False, False, False),
     ("On day 15 she was admitted with febrile neutropenia.", "febrile neutropenia", False, False, False),

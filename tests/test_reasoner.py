@@ -91,6 +91,23 @@ def test_model_spans_in_span_group(init_data):
     assert ae["text"] == "hand and foot peeling" and ae["drugs"] == ["capecitabine"]
 
 
+def test_overlapping_spancat_spans(init_data):
+    """A span categorizer proposes overlapping variants; one AE per event is kept,
+    stop words / punctuation are trimmed and a cue inside the span still counts."""
+    nlp = _blank(init_data)
+    doc = nlp.make_doc(DONE_WHEN)
+    spans = []
+    for phrase in ["with febrile", "with febrile neutropenia", "febrile neutropenia", "denied vomiting", "vomiting.", "; she"]:
+        start = DONE_WHEN.index(phrase)
+        spans.append(doc.char_span(start, start + len(phrase), label="ADVERSE_EVENT", alignment_mode="expand"))
+    doc.spans["sc"] = spans
+    doc = nlp.get_pipe("ct_reasoner")(doc)
+    aes = _check_done_when(doc)
+    assert aes["Febrile neutropenia"]["text"] == "febrile neutropenia"
+    assert aes["Vomiting"]["text"] == "vomiting"
+    assert len(doc._.ct_adverse_events) == 3
+
+
 GRADING = [
     # text, CTCAE term, grade, basis
     ("Severe neutropenia (ANC 0.8 x 10^9/L) was reported.", "Neutrophil count decreased", 3, "lab"),
