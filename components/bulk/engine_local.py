@@ -94,23 +94,36 @@ def annotate_stream(
     nlp.set_error_handler(swallow_errors)
     out: List[Result] = []
     last = time.monotonic()
-    for doc, rid in nlp.pipe(texts(), as_tuples=True, n_process=n_process, batch_size=batch_size):
-        while in_flight:
-            first_id, item = in_flight.popitem(last=False)
-            if first_id == rid:
-                break
-            out.append(annotate_one(nlp, item, include_text))  # dropped by a failing batch
-        else:  # pragma: no cover - a doc we never sent
-            raise RuntimeError(f"the pipeline returned a document with unknown id {rid!r}")
-        doc.user_data["ct_bulk_id"] = rid
-        out.append(("doc", doc_record(doc, item, include_text), doc))
-        if pending_errors:
-            out.extend(pending_errors)
-            pending_errors.clear()
-        if len(out) >= commit_every or time.monotonic() - last >= commit_seconds:
-            yield out
-            out = []
-            last = time.monotonic()
+    stream = texts()
+    while True:
+        try:
+            for doc, rid in nlp.pipe(stream, as_tuples=True, n_process=n_process, batch_size=batch_size):
+                while in_flight:
+                    first_id, item = in_flight.popitem(last=False)
+                    if first_id == rid:
+                        break
+                    out.append(annotate_one(nlp, item, include_text))  # dropped by a failing batch
+                else:  # pragma: no cover - a doc we never sent
+                    raise RuntimeError(f"the pipeline returned a document with unknown id {rid!r}")
+                doc.user_data["ct_bulk_id"] = rid
+                out.append(("doc", doc_record(doc, item, include_text), doc))
+                if pending_errors:
+                    out.extend(pending_errors)
+                    pending_errors.clear()
+                if len(out) >= commit_every or time.monotonic() - last >= commit_seconds:
+                    yield out
+                    out = []
+                    last = time.monotonic()
+            break
+        except Exception:
+            # A component whose own ``pipe`` raises instead of calling the error
+            # handler ends nlp.pipe. Settle the documents in flight one by one
+            # and carry on with a fresh nlp.pipe over the rest of the stream.
+            if not in_flight:
+                raise
+            while in_flight:
+                _, item = in_flight.popitem(last=False)
+                out.append(annotate_one(nlp, item, include_text))
     while in_flight:  # dropped at the very end
         _, item = in_flight.popitem(last=False)
         out.append(annotate_one(nlp, item, include_text))
