@@ -26,6 +26,11 @@ of its sentence:
 2. otherwise the drugs of the AE's clause;
 3. otherwise every drug of the sentence (the reviewer sees them all; none is
    dropped by guessing).
+
+A drug the text calls unrelated ("considered unrelated to the study drug",
+"not attributed to X") is never linked. When no DOSE entities exist, a
+number+unit after "clearance", "GFR", "output", "intake", "volume" is a
+measurement, not a dose.
 """
 
 import re
@@ -119,6 +124,11 @@ _CAUSAL_AFTER = re.compile(
     r"attributed\s+to|attributable\s+to|related\s+to|from|on|with|during|of)\s+(?:the\s+|a\s+|\w+\s+){0,3}$",
     re.IGNORECASE,
 )
+_NOT_CAUSAL_BEFORE = re.compile(
+    r"(?:\bunrelated\s+to|\bnot\s+(?:related|attributed|attributable|due)\s+to|\bindependent\s+of)\s+(?:the\s+|a\s+|\w+\s+){0,2}$",
+    re.IGNORECASE,
+)
+_LAB_BEFORE_DOSE = re.compile(r"\b(?:clearance|e?GFR|output|intake|volume|diuresis|flow)\b[^.;]{0,25}$", re.IGNORECASE)
 _CAUSAL_HYPHEN = re.compile(r"^[\s]*-?\s*(?:induced|related|associated|caused|mediated|triggered)\b", re.IGNORECASE)
 
 
@@ -240,7 +250,11 @@ def find_regimen_cues(text: str, start: int, end: int) -> Tuple[List[str], List[
 def find_doses(text: str, start: int = 0, end: Optional[int] = None) -> List[Tuple[int, int]]:
     """(start, end) of dose expressions found by :data:`DOSE_RE` in text[start:end]."""
     end = len(text) if end is None else end
-    return [(m.start(), m.end()) for m in DOSE_RE.finditer(text, start, end)]
+    return [
+        (m.start(), m.end())
+        for m in DOSE_RE.finditer(text, start, end)
+        if not _LAB_BEFORE_DOSE.search(text[max(0, m.start() - 40) : m.start()])  # "creatinine clearance 45 mL/min"
+    ]
 
 
 def find_drugs_by_rule(text: str, start: int = 0, end: Optional[int] = None) -> List[Tuple[int, int, str]]:
@@ -275,6 +289,11 @@ def link_drugs(
     if not drugs:
         return [], ""
     a_start, a_end = ae
+    # "considered unrelated to the study drug": the investigator excluded it
+    excluded = [name for d_start, _, name in drugs if _NOT_CAUSAL_BEFORE.search(text[max(0, d_start - 60) : d_start])]
+    drugs = [d for d in drugs if d[2] not in excluded]
+    if not drugs:
+        return [], f"drug link: none ({', '.join(excluded)} stated as unrelated)"
     causal = []
     for d_start, d_end, name in drugs:
         between_other = any(a_end <= s2 and e2 <= d_start for s2, e2, _ in drugs if (s2, e2) != (d_start, d_end))

@@ -128,6 +128,8 @@ def _link(text, ae, drugs):
         ("Heparin-induced thrombocytopenia under warfarin.", "thrombocytopenia", ["Heparin", "warfarin"], ["Heparin"], "causal"),
         ("Patients on cisplatin and etoposide had nausea.", "nausea", ["cisplatin", "etoposide"], ["cisplatin", "etoposide"], "clause"),
         ("Nausea was reported.", "Nausea", [], [], None),
+        ("The pneumonia was considered unrelated to the study drug.", "pneumonia", ["study drug"], [], None),
+        ("Rash, not related to cisplatin, and nausea after etoposide.", "Rash", ["cisplatin", "etoposide"], ["etoposide"], "clause"),
     ],
 )
 def test_link_drugs(text, ae, drugs, expected, rule):
@@ -144,3 +146,15 @@ def test_link_drugs_sentence_fallback():
     a = text.index("nausea")
     names, evidence = link_drugs(text, (a, a + 6), (a, len(text)), [(0, 9, "Cisplatin")])
     assert names == ["Cisplatin"] and "same sentence" in evidence
+
+
+@pytest.mark.parametrize(
+    "text,doses",
+    [
+        ("Creatinine clearance decreased to 45 mL/min.", []),
+        ("Urine output was 300 mL over 24 hours.", []),
+        ("Lidocaine 10 mL was injected; cisplatin 75 mg/m2 followed.", ["10 mL", "75 mg/m2"]),
+    ],
+)
+def test_find_doses_skips_measurements(text, doses):
+    assert [text[a:b] for a, b in find_doses(text)] == doses
