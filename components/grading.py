@@ -15,7 +15,19 @@ Sources of a grade (``GradeFinding.basis``)
               "histologic grade 3", "grade 2 astrocytoma") are ignored.
 ``lab``       an analyte, a value and (usually) a unit, graded against the
               CTCAE v5.0 workbook thresholds in :data:`LAB_RULES` (each
-              threshold is checked against the workbook text by the tests).
+              threshold is checked against the workbook text by the tests):
+              neutrophil, platelet, white-cell and lymphocyte counts (low;
+              lymphocytosis and leukocytosis high), hemoglobin (g/dL, g/L,
+              mmol/L), potassium and sodium (both sides), fever and
+              hypothermia (C, F), blood pressure (adult hypertension), ALT,
+              AST, ALP, GGT, bilirubin, creatinine, CPK, lipase, amylase, LDH
+              and aPTT (x ULN, or absolute against a stated or default ULN;
+              abnormal baselines where CTCAE has them), glucose
+              (hypoglycemia), magnesium and corrected calcium (both sides),
+              albumin, cholesterol, triglycerides, QTc (ms), ejection
+              fraction (%, and drop from baseline) and INR. A value written
+              as a bound ("INR <1.7", "platelets >100") keeps only the grade
+              every value beyond the bound has (often none).
 ``outcome``   death words (died, death, fatal, lethal, succumbed, deceased,
               passed away, "grade 5") -> 5; life-threatening -> 4;
               "near-fatal" -> 4. Negated or hedged forms ("non-fatal",
@@ -49,6 +61,11 @@ evidence says "assumed". Thresholds that are absolute in CTCAE (ANC < 1.5,
 platelets < 75, K > 5.5, ...) never depend on these defaults.
 Criteria that need more than a number are taken as documented here:
 hyponatremia 125-129 mmol/L is grade 2 unless ``symptomatic=True`` (grade 3);
+lipase / amylase > 2.0 x ULN are graded as asymptomatic unless the text says
+"symptomatic" (then one grade higher, as CTCAE's "with signs or symptoms");
+INR uses the not-anticoagulated thresholds; calcium is taken as corrected
+serum calcium (ionised calcium is skipped); hyperglycemia is not graded from a
+value (CTCAE v5 grades it by the intervention);
 hypokalemia between 3.0 and the LLN is grade 1 unless ``symptomatic=True``
 (grade 2); fever > 40.0 C is grade 3 unless the text says it lasted more than
 24 hours (grade 4); hypertension uses the adult thresholds (higher of the
@@ -183,6 +200,18 @@ REFERENCE_RANGES: Dict[str, Dict[str, Tuple[Optional[float], Optional[float]]]] 
     "alp": {"U/L": (None, 120.0)},
     "bilirubin": {"mg/dL": (None, 1.2), "umol/L": (None, 21.0)},
     "creatinine": {"mg/dL": (None, 1.2), "umol/L": (None, 106.0)},
+    "ggt": {"U/L": (None, 50.0)},
+    "cpk": {"U/L": (None, 200.0)},
+    "lipase": {"U/L": (None, 60.0)},
+    "amylase": {"U/L": (None, 100.0)},
+    "ldh": {"U/L": (None, 250.0)},
+    "aptt": {"s": (None, 35.0)},
+    "glucose": {"mg/dL": (70.0, 140.0), "mmol/L": (3.9, 7.8)},
+    "magnesium": {"mg/dL": (1.7, 2.4), "mmol/L": (0.7, 1.0)},
+    "calcium": {"mg/dL": (8.5, 10.5), "mmol/L": (2.1, 2.6)},
+    "albumin": {"g/dL": (3.5, None), "g/L": (35.0, None)},
+    "cholesterol": {"mg/dL": (None, 200.0), "mmol/L": (None, 5.2)},
+    "inr": {"": (None, 1.2)},
 }
 
 _WB_SI = "10^9/L"
@@ -336,7 +365,189 @@ LAB_RULES: Dict[str, Rule] = {
         _c(2, ">", 1.5, ("x baseline", ">1.5 - 3.0 x baseline")),
         _c(3, ">", 3.0, ("x baseline", ">3.0 x baseline")),
     )),
+    "ggt": Rule("GGT increased", "high", "x ULN", (
+        _c(1, ">", 1.0, ("x ULN", ">ULN - 2.5 x ULN")),
+        _c(2, ">", 2.5, ("x ULN", ">2.5 - 5.0 x ULN")),
+        _c(3, ">", 5.0, ("x ULN", ">5.0 - 20.0 x ULN")),
+        _c(4, ">", 20.0, ("x ULN", ">20.0 x ULN")),
+    )),
+    "ggt:baseline": Rule("GGT increased", "high", "x baseline", (
+        _c(1, ">=", 2.0, ("x baseline", "2.0 - 2.5 x baseline")),
+        _c(2, ">", 2.5, ("x baseline", ">2.5 - 5.0 x baseline")),
+        _c(3, ">", 5.0, ("x baseline", ">5.0 - 20.0 x baseline")),
+        _c(4, ">", 20.0, ("x baseline", ">20.0 x baseline")),
+    )),
+    "cpk": Rule("CPK increased", "high", "x ULN", (
+        _c(1, ">", 1.0, ("x ULN", ">ULN - 2.5 x ULN")),
+        _c(2, ">", 2.5, ("x ULN", ">2.5 x ULN - 5 x ULN")),
+        _c(3, ">", 5.0, ("x ULN", ">5 x ULN - 10 x ULN")),
+        _c(4, ">", 10.0, ("x ULN", ">10 x ULN")),
+    )),
+    # lipase / amylase: >2.0 x ULN is grade 2 without and grade 3 with symptoms;
+    # >5.0 x ULN grade 3 without and grade 4 with symptoms (":symptomatic" rules)
+    "lipase": Rule("Lipase increased", "high", "x ULN", (
+        _c(1, ">", 1.0, ("x ULN", ">ULN - 1.5 x ULN")),
+        _c(2, ">", 1.5, ("x ULN", ">1.5 - 2.0 x ULN")),
+        _c(3, ">", 5.0, ("x ULN", ">5.0 x ULN and asymptomatic")),
+    )),
+    "lipase:symptomatic": Rule("Lipase increased", "high", "x ULN", (
+        _c(3, ">", 2.0, ("x ULN", ">2.0 - 5.0 x ULN with signs or symptoms")),
+        _c(4, ">", 5.0, ("x ULN", ">5.0 x ULN and with signs or symptoms")),
+    )),
+    "amylase": Rule("Serum amylase increased", "high", "x ULN", (
+        _c(1, ">", 1.0, ("x ULN", ">ULN - 1.5 x ULN")),
+        _c(2, ">", 1.5, ("x ULN", ">1.5 - 2.0 x ULN")),
+        _c(3, ">", 5.0, ("x ULN", ">5.0 x ULN and asymptomatic")),
+    )),
+    "amylase:symptomatic": Rule("Serum amylase increased", "high", "x ULN", (
+        _c(3, ">", 2.0, ("x ULN", ">2.0 - 5.0 x ULN with signs or symptoms")),
+        _c(4, ">", 5.0, ("x ULN", ">5.0 x ULN and with signs or symptoms")),
+    )),
+    "ldh": Rule("Blood lactate dehydrogenase increased", "high", "x ULN", (
+        _c(1, ">", 1.0, ("x ULN", ">ULN")),
+    )),
+    "aptt": Rule("Activated partial thromboplastin time prolonged", "high", "x ULN", (
+        _c(1, ">", 1.0, ("x ULN", ">ULN - 1.5 x ULN")),
+        _c(2, ">", 1.5, ("x ULN", ">1.5 - 2.5 x ULN")),
+        _c(3, ">", 2.5, ("x ULN", ">2.5 x ULN")),
+    )),
+    # direct thresholds, one rule per unit
+    "glucose_low:mg/dL": Rule("Hypoglycemia", "low", "mg/dL", (
+        _c(1, "<", None, ("mg/dL", "<LLN - 55 mg/dL")),
+        _c(2, "<", 55.0, ("mg/dL", "<55 - 40 mg/dL")),
+        _c(3, "<", 40.0, ("mg/dL", "<40 - 30 mg/dL")),
+        _c(4, "<", 30.0, ("mg/dL", "<30 mg/dL")),
+    ), "LLN"),
+    "glucose_low:mmol/L": Rule("Hypoglycemia", "low", "mmol/L", (
+        _c(1, "<", None, ("mmol/L", "<LLN - 3.0 mmol/L")),
+        _c(2, "<", 3.0, ("mmol/L", "<3.0 - 2.2 mmol/L")),
+        _c(3, "<", 2.2, ("mmol/L", "<2.2 - 1.7 mmol/L")),
+        _c(4, "<", 1.7, ("mmol/L", "<1.7 mmol/L")),
+    ), "LLN"),
+    "magnesium_low:mg/dL": Rule("Hypomagnesemia", "low", "mg/dL", (
+        _c(1, "<", None, ("mg/dL", "<LLN - 1.2 mg/dL")),
+        _c(2, "<", 1.2, ("mg/dL", "<1.2 - 0.9 mg/dL")),
+        _c(3, "<", 0.9, ("mg/dL", "<0.9 - 0.7 mg/dL")),
+        _c(4, "<", 0.7, ("mg/dL", "<0.7 mg/dL")),
+    ), "LLN"),
+    "magnesium_low:mmol/L": Rule("Hypomagnesemia", "low", "mmol/L", (
+        _c(1, "<", None, ("mmol/L", "<LLN - 0.5 mmol/L")),
+        _c(2, "<", 0.5, ("mmol/L", "<0.5 - 0.4 mmol/L")),
+        _c(3, "<", 0.4, ("mmol/L", "<0.4 - 0.3 mmol/L")),
+        _c(4, "<", 0.3, ("mmol/L", "<0.3 mmol/L")),
+    ), "LLN"),
+    "magnesium_high:mg/dL": Rule("Hypermagnesemia", "high", "mg/dL", (
+        _c(1, ">", None, ("mg/dL", ">ULN - 3.0 mg/dL")),
+        _c(3, ">", 3.0, ("mg/dL", ">3.0 - 8.0 mg/dL")),
+        _c(4, ">", 8.0, ("mg/dL", ">8.0 mg/dL")),
+    ), "ULN"),
+    "magnesium_high:mmol/L": Rule("Hypermagnesemia", "high", "mmol/L", (
+        _c(1, ">", None, ("mmol/L", ">ULN - 1.23 mmol/L")),
+        _c(3, ">", 1.23, ("mmol/L", ">1.23 - 3.30 mmol/L")),
+        _c(4, ">", 3.30, ("mmol/L", ">3.30 mmol/L")),
+    ), "ULN"),
+    "calcium_low:mg/dL": Rule("Hypocalcemia", "low", "mg/dL", (
+        _c(1, "<", None, ("mg/dL", "<LLN - 8.0 mg/dL")),
+        _c(2, "<", 8.0, ("mg/dL", "<8.0 - 7.0 mg/dL")),
+        _c(3, "<", 7.0, ("mg/dL", "<7.0 - 6.0 mg/dL")),
+        _c(4, "<", 6.0, ("mg/dL", "<6.0 mg/dL")),
+    ), "LLN"),
+    "calcium_low:mmol/L": Rule("Hypocalcemia", "low", "mmol/L", (
+        _c(1, "<", None, ("mmol/L", "<LLN - 2.0 mmol/L")),
+        _c(2, "<", 2.0, ("mmol/L", "<2.0 - 1.75 mmol/L")),
+        _c(3, "<", 1.75, ("mmol/L", "<1.75 - 1.5 mmol/L")),
+        _c(4, "<", 1.5, ("mmol/L", "<1.5 mmol/L")),
+    ), "LLN"),
+    "calcium_high:mg/dL": Rule("Hypercalcemia", "high", "mg/dL", (
+        _c(1, ">", None, ("mg/dL", ">ULN - 11.5 mg/dL")),
+        _c(2, ">", 11.5, ("mg/dL", ">11.5 - 12.5 mg/dL")),
+        _c(3, ">", 12.5, ("mg/dL", ">12.5 - 13.5 mg/dL")),
+        _c(4, ">", 13.5, ("mg/dL", ">13.5 mg/dL")),
+    ), "ULN"),
+    "calcium_high:mmol/L": Rule("Hypercalcemia", "high", "mmol/L", (
+        _c(1, ">", None, ("mmol/L", ">ULN - 2.9 mmol/L")),
+        _c(2, ">", 2.9, ("mmol/L", ">2.9 - 3.1 mmol/L")),
+        _c(3, ">", 3.1, ("mmol/L", ">3.1 - 3.4 mmol/L")),
+        _c(4, ">", 3.4, ("mmol/L", ">3.4 mmol/L")),
+    ), "ULN"),
+    "albumin_low:g/dL": Rule("Hypoalbuminemia", "low", "g/dL", (
+        _c(1, "<", None, ("g/dL", "<LLN - 3 g/dL")),
+        _c(2, "<", 3.0, ("g/dL", "<3 - 2 g/dL")),
+        _c(3, "<", 2.0, ("g/dL", "<2 g/dL")),
+    ), "LLN"),
+    "albumin_low:g/L": Rule("Hypoalbuminemia", "low", "g/L", (
+        _c(1, "<", None, ("g/L", "<LLN - 30 g/L")),
+        _c(2, "<", 30.0, ("g/L", "<30 - 20 g/L")),
+        _c(3, "<", 20.0, ("g/L", "<20 g/L")),
+    ), "LLN"),
+    "cholesterol_high:mg/dL": Rule("Cholesterol high", "high", "mg/dL", (
+        _c(1, ">", None, ("mg/dL", ">ULN - 300 mg/dL")),
+        _c(2, ">", 300.0, ("mg/dL", ">300 - 400 mg/dL")),
+        _c(3, ">", 400.0, ("mg/dL", ">400 - 500 mg/dL")),
+        _c(4, ">", 500.0, ("mg/dL", ">500 mg/dL")),
+    ), "ULN"),
+    "cholesterol_high:mmol/L": Rule("Cholesterol high", "high", "mmol/L", (
+        _c(1, ">", None, ("mmol/L", ">ULN - 7.75 mmol/L")),
+        _c(2, ">", 7.75, ("mmol/L", ">7.75 - 10.34 mmol/L")),
+        _c(3, ">", 10.34, ("mmol/L", ">10.34 - 12.92 mmol/L")),
+        _c(4, ">", 12.92, ("mmol/L", ">12.92 mmol/L")),
+    ), "ULN"),
+    "triglycerides_high:mg/dL": Rule("Hypertriglyceridemia", "high", "mg/dL", (
+        _c(1, ">=", 150.0, ("mg/dL", "150 mg/dL - 300 mg/dL")),
+        _c(2, ">", 300.0, ("mg/dL", ">300 mg/dL - 500 mg/dL")),
+        _c(3, ">", 500.0, ("mg/dL", ">500 mg/dL - 1000 mg/dL")),
+        _c(4, ">", 1000.0, ("mg/dL", ">1000 mg/dL")),
+    )),
+    "triglycerides_high:mmol/L": Rule("Hypertriglyceridemia", "high", "mmol/L", (
+        _c(1, ">=", 1.71, ("mmol/L", "1.71 mmol/L - 3.42 mmol/L")),
+        _c(2, ">", 3.42, ("mmol/L", ">3.42 mmol/L - 5.7 mmol/L")),
+        _c(3, ">", 5.7, ("mmol/L", ">5.7 mmol/L - 11.4 mmol/L")),
+        _c(4, ">", 11.4, ("mmol/L", ">11.4 mmol/L")),
+    )),
+    "qtc_high:ms": Rule("Electrocardiogram QT corrected interval prolonged", "high", "ms", (
+        _c(1, ">=", 450.0, ("ms", "Average QTc 450 - 480 ms")),
+        _c(2, ">=", 481.0, ("ms", "Average QTc 481 - 500 ms")),
+        _c(3, ">=", 501.0, ("ms", "Average QTc >= 501 ms")),
+    )),
+    "ef_low:%": Rule("Ejection fraction decreased", "low", "%", (
+        _c(2, "<=", 50.0, ("%", "Resting ejection fraction (EF) 50 - 40%")),
+        _c(3, "<=", 39.0, ("%", "Resting ejection fraction (EF) 39 - 20%")),
+        _c(4, "<", 20.0, ("%", "Resting ejection fraction (EF) <20%")),
+    )),
+    "inr_high:": Rule("INR increased", "high", "", (
+        _c(1, ">", 1.2, ("", ">1.2 - 1.5")),
+        _c(2, ">", 1.5, ("", ">1.5 - 2.5")),
+        _c(3, ">", 2.5, ("", ">2.5")),
+    )),
+    "temperature_low:C": Rule("Hypothermia", "low", "C", (
+        _c(2, "<=", 35.0, ("C", "35 - >32 degrees C")),
+        _c(3, "<=", 32.0, ("C", "32 - >28 degrees C")),
+        _c(4, "<=", 28.0, ("C", "<=28 degrees C")),
+    )),
+    "temperature_low:F": Rule("Hypothermia", "low", "F", (
+        _c(2, "<=", 95.0, ("F", "95 - >89.6 degrees F")),
+        _c(3, "<=", 89.6, ("F", "89.6 - >82.4 degrees F")),
+        _c(4, "<=", 82.4, ("F", "82.4 degrees F")),
+    )),
 }
+
+#: analytes graded by direct thresholds per unit (rules "<analyte>_low:<unit>" /
+#: "<analyte>_high:<unit>"); the side without a rule is not a CTCAE term by value
+#: (e.g. CTCAE v5 grades hyperglycemia by the intervention, not the number).
+_DIRECT = {
+    "glucose": ("low",),
+    "magnesium": ("low", "high"),
+    "calcium": ("low", "high"),
+    "albumin": ("low",),
+    "cholesterol": ("high",),
+    "triglycerides": ("high",),
+    "qtc": ("high",),
+    "ef": ("low",),
+    "inr": ("high",),
+}
+_DIRECT_OTHER_SIDE = {"glucose": "Hyperglycemia"}
+#: analytes graded as multiples of the ULN (and, where CTCAE says so, of an abnormal baseline)
+_RATIO_ANALYTES = ("alt", "ast", "alp", "bilirubin", "creatinine", "ggt", "cpk", "lipase", "amylase", "ldh", "aptt")
 
 # Grade 1 of hyponatremia's 125-129 band needs symptoms to become grade 3:
 _HYPONATREMIA_SYMPTOMATIC_GRADE = 3
@@ -362,7 +573,24 @@ ANALYTES: Dict[str, Tuple[str, Tuple[str, ...]]] = {
     "creatinine": ("creatinine", ("mass", "ratio")),
     "temperature": ("temperature", ("temp",)),
     "bp": ("blood pressure", ("pressure",)),
+    "ggt": ("GGT", ("enzyme", "ratio")),
+    "cpk": ("CPK", ("enzyme", "ratio")),
+    "lipase": ("lipase", ("enzyme", "ratio")),
+    "amylase": ("amylase", ("enzyme", "ratio")),
+    "ldh": ("LDH", ("enzyme", "ratio")),
+    "aptt": ("aPTT", ("time", "ratio")),
+    "glucose": ("glucose", ("mg/dL", "mmol/L")),
+    "magnesium": ("magnesium", ("mg/dL", "mmol/L", "mEq/L")),
+    "calcium": ("corrected calcium", ("mg/dL", "mmol/L", "mEq/L")),
+    "albumin": ("albumin", ("g/dL", "g/L")),
+    "cholesterol": ("total cholesterol", ("mg/dL", "mmol/L")),
+    "triglycerides": ("triglycerides", ("mg/dL", "mmol/L")),
+    "qtc": ("QTc", ("ms",)),
+    "ef": ("ejection fraction", ("%",)),
+    "inr": ("INR", ("",)),
 }
+#: mEq -> mmol for the divalent ions
+_MEQ_FACTOR = {"magnesium": 0.5, "calcium": 0.5}
 
 #: names / abbreviations -> analyte key (lower-case; CTCAE term names included)
 ANALYTE_ALIASES: Dict[str, str] = {
@@ -392,6 +620,31 @@ ANALYTE_ALIASES: Dict[str, str] = {
     "temperature": "temperature", "temp": "temperature", "t": "temperature", "fever": "temperature",
     "body temperature": "temperature",
     "bp": "bp", "blood pressure": "bp", "hypertension": "bp",
+    "ggt": "ggt", "ggtp": "ggt", "gamma gt": "ggt", "γ-gt": "ggt", "gamma-gt": "ggt", "gamma-glutamyl transferase": "ggt",
+    "gamma-glutamyltransferase": "ggt", "ggt increased": "ggt",
+    "cpk": "cpk", "ck": "cpk", "creatine kinase": "cpk", "creatine phosphokinase": "cpk", "cpk increased": "cpk",
+    "lipase": "lipase", "serum lipase": "lipase", "lipase increased": "lipase",
+    "amylase": "amylase", "serum amylase": "amylase", "serum amylase increased": "amylase",
+    "ldh": "ldh", "lactate dehydrogenase": "ldh", "blood lactate dehydrogenase increased": "ldh",
+    "aptt": "aptt", "ptt": "aptt", "activated partial thromboplastin time": "aptt",
+    "activated partial thromboplastin time prolonged": "aptt",
+    "glucose": "glucose", "blood glucose": "glucose", "blood sugar": "glucose", "serum glucose": "glucose",
+    "plasma glucose": "glucose", "fasting glucose": "glucose", "hypoglycemia": "glucose",
+    "magnesium": "magnesium", "serum magnesium": "magnesium", "mg": "magnesium", "mg2+": "magnesium", "mg++": "magnesium",
+    "hypomagnesemia": "magnesium", "hypermagnesemia": "magnesium",
+    "calcium": "calcium", "serum calcium": "calcium", "corrected calcium": "calcium", "corrected serum calcium": "calcium",
+    "ca": "calcium", "ca2+": "calcium", "ca++": "calcium", "hypocalcemia": "calcium", "hypercalcemia": "calcium",
+    "albumin": "albumin", "serum albumin": "albumin", "alb": "albumin", "hypoalbuminemia": "albumin",
+    "cholesterol": "cholesterol", "total cholesterol": "cholesterol", "serum cholesterol": "cholesterol",
+    "cholesterol high": "cholesterol",
+    "triglycerides": "triglycerides", "triglyceride": "triglycerides", "serum triglycerides": "triglycerides",
+    "tg": "triglycerides", "hypertriglyceridemia": "triglycerides",
+    "qtc": "qtc", "qtcf": "qtc", "qtcb": "qtc", "qtc interval": "qtc", "corrected qt": "qtc", "corrected qt interval": "qtc",
+    "qt corrected": "qtc", "electrocardiogram qt corrected interval prolonged": "qtc",
+    "ef": "ef", "lvef": "ef", "ejection fraction": "ef", "left ventricular ejection fraction": "ef",
+    "ejection fraction decreased": "ef",
+    "inr": "inr", "international normalized ratio": "inr", "international normalised ratio": "inr", "inr increased": "inr",
+    "hypothermia": "temperature",
 }
 
 #: unit label -> (family, factor to the family's SI unit, SI label)
@@ -402,6 +655,11 @@ _UNITS: Dict[str, Tuple[str, float, str]] = {
     "g/L": ("hb", 1.0, "g/L"),
     "mmol/L (Hb)": ("hb", 16.11, "g/L"),
     "mmol/L": ("electrolyte", 1.0, "mmol/L"),
+    "mEq/L": ("electrolyte", 1.0, "mmol/L"),
+    "s": ("time", 1.0, "s"),
+    "ms": ("ms", 1.0, "ms"),
+    "%": ("%", 1.0, "%"),
+    "": ("", 1.0, ""),
     "U/L": ("enzyme", 1.0, "U/L"),
     "mg/dL": ("mass", 1.0, "mg/dL"),
     "umol/L": ("mass", 1.0, "umol/L"),
@@ -420,7 +678,11 @@ _UNIT_PATTERNS: Tuple[Tuple[str, str], ...] = (
     (r"(?:cells\s*)?(?:/|per\s+)\s*(?:mm\s*(?:3|\^3|³)|cu\.?\s*mm|cumm|cmm|µl|μl|ul|mcl|microlit(?:er|re))", "/mm3"),
     (r"g\s*/\s*dl\b|g\s*%|g/100\s*ml", "g/dL"),
     (r"g\s*/\s*l\b", "g/L"),  # "G/L" (giga per litre) for counts: see _fit_unit
-    (r"m(?:mol|eq)\s*/\s*l\b|mm\b", "mmol/L"),
+    (r"mmol\s*/\s*l\b|mm\b", "mmol/L"),
+    (r"meq\s*/\s*l\b", "mEq/L"),
+    (r"m(?:s|sec|secs|illiseconds?)\b", "ms"),
+    (r"s(?:ec|ecs|econds?)?\b", "s"),
+    (r"%", "%"),
     (r"(?:i\.?u\.?|u)\s*/\s*l\b", "U/L"),
     (r"mg\s*/\s*dl\b|mg\s*%", "mg/dL"),
     (r"(?:µ|μ|u|micro)mol\s*/\s*l\b", "umol/L"),
@@ -435,10 +697,15 @@ _UNIT_RE = re.compile("|".join(f"(?P<u{i}>{p})" for i, (p, _) in enumerate(_UNIT
 # Case-sensitive abbreviations (avoid "k", "t", "na", "bp" in running prose);
 # names are case-insensitive. Longest first.
 _ABBREV = ["ANC", "AGC", "PLT", "Plt", "WBC", "WCC", "ALC", "Hb", "HB", "Hgb", "HGB", "K\\+", "K", "Na\\+", "Na", "NA",
-           "ALT", "SGPT", "AST", "SGOT", "ALP", "ALK PHOS", "Alk phos", "TBIL", "T bili", "SCr", "sCr", "BP", "T", "Temp"]
+           "ALT", "SGPT", "AST", "SGOT", "ALP", "ALK PHOS", "Alk phos", "TBIL", "T bili", "SCr", "sCr", "BP", "T", "Temp",
+           "GGTP", "GGT", "γ-GT", "CPK", "CK", "LDH", "aPTT", "APTT", "PTT", "Mg2\\+", "Mg\\+\\+", "Mg", "Ca2\\+", "Ca\\+\\+",
+           "Ca", "Alb", "TG", "QTcF", "QTcB", "QTc", "LVEF", "EF", "INR"]
+#: abbreviations that collide with other words or markers ("Ca 19-9", "T cell"):
+#: only read with a unit written after the value
+_UNIT_REQUIRED_ABBREV = frozenset({"T", "Ca", "Mg", "CK", "TG", "Alb", "EF"})
 _NAMES = sorted((a for a in ANALYTE_ALIASES if len(a) > 4 or a in ("temp",)), key=len, reverse=True)
-_NAMES = [n for n in _NAMES if not n.endswith(("decreased", "increased")) and n not in ("anemia", "hyperkalemia", "hypokalemia",
-          "hypernatremia", "hyponatremia", "hypertension", "leukocytosis")]
+_NAMES = [n for n in _NAMES if not n.endswith(("decreased", "increased", "prolonged", " high")) and not re.match(
+          r"^hyp[eo]r?\w*(?:emia|tension|thermia)$|^hypo\w*emia$|^anemia$|^leukocytosis$", n)]
 _ANALYTE_RE = re.compile(
     r"(?<![\w+-])(?:(?i:" + "|".join(re.escape(n).replace("\\ ", r"[\s-]+") for n in _NAMES) + r")|"
     + "|".join(a.replace(" ", r"\s+") for a in _ABBREV) + r")(?![\w])",
@@ -455,11 +722,11 @@ _BRIDGE_WORDS = (
     r"elevated|elevation|raised|reached|reaching|measured|serum|plasma|blood|total|absolute|had|has|with|maximum|max|"
     r"min|minimum|lowest|highest|low|high|up|down|by|as|further|then|only|approximately|about|around|~|markedly|"
     r"significantly|persistently|recorded|noted|found|documented|be|been|being|its|her|his|their|value|result|"
-    r"reading|readings|grade|on|day|d\d+|\d+"
+    r"reading|readings|grade|on|day|d\d+|\d+|prolonged|prolongation|interval|corrected|fasting|random|resting"
 )
 _BRIDGE_RE = re.compile(r"^(?:[\s:=(,\[–-]|(?i:\b(?:" + _BRIDGE_WORDS + r")\b))*$")
 _VALUE_RE = re.compile(
-    r"(?P<pre>(?i:from\s+(?:" + _NUM + r")\s*\S*\s+to\s+))?" + _CMP + r"\s*(?P<num>" + _NUM + r")(?![.,]?\d)(?!\s*%)(?!\s*/\s*\d)(?!\s*(?i:years?|yrs?|days?|weeks?|months?|hours?|hrs?|mg\b(?!\s*(?:/\s*dl|%))|mcg|µg|ml\b|kg\b|patients?|times\s+(?:daily|a\s+day|per)))"
+    r"(?P<pre>(?i:from\s+(?:" + _NUM + r")\s*\S*\s+to\s+))?" + _CMP + r"\s*(?P<num>" + _NUM + r")(?![.,]?\d)(?!\s*/\s*\d)(?!\s*(?i:years?|yrs?|days?|weeks?|months?|hours?|hrs?|mg\b(?!\s*(?:/\s*dl|%))|mcg|µg|ml\b|kg\b|patients?|times\s+(?:daily|a\s+day|per)))"
 )
 _BP_RE = re.compile(r"(?P<sys>\d{2,3})\s*/\s*(?P<dia>\d{2,3})(?:\s*(?P<unit>mm\s*hg))?", re.I)
 _REF_RE = re.compile(
@@ -486,6 +753,21 @@ _UNITLESS: Dict[str, Tuple[Tuple[str, float, float], ...]] = {
     "ast": (("U/L", 0.0, 100000.0),),
     "alp": (("U/L", 0.0, 100000.0),),
     "temperature": (("C", 34.0, 44.0), ("F", 93.0, 112.0)),
+    "ggt": (("U/L", 0.0, 100000.0),),
+    "cpk": (("U/L", 0.0, 1000000.0),),
+    "lipase": (("U/L", 0.0, 100000.0),),
+    "amylase": (("U/L", 0.0, 100000.0),),
+    "ldh": (("U/L", 0.0, 100000.0),),
+    "aptt": (("s", 15.0, 250.0),),
+    "glucose": (("mmol/L", 0.5, 35.0), ("mg/dL", 35.0, 1500.0)),
+    "magnesium": (("mmol/L", 0.1, 1.6), ("mg/dL", 1.6, 12.0)),
+    "calcium": (("mmol/L", 0.8, 4.5), ("mg/dL", 4.5, 20.0)),
+    "albumin": (("g/dL", 0.5, 7.0), ("g/L", 7.0, 70.0)),
+    "cholesterol": (("mmol/L", 1.0, 30.0), ("mg/dL", 50.0, 1500.0)),
+    "triglycerides": (("mmol/L", 0.1, 40.0), ("mg/dL", 40.0, 10000.0)),
+    "qtc": (("ms", 300.0, 800.0),),
+    "ef": (("%", 5.0, 90.0),),
+    "inr": (("", 0.5, 20.0),),
 }
 
 
@@ -588,9 +870,12 @@ def _grade_value(
     ref_stated: bool = False,
 ) -> _Graded:
     family, factor, unit_si = _UNITS[unit]
-    if family not in ANALYTES[analyte][1]:
+    if family not in ANALYTES[analyte][1] and unit not in ANALYTES[analyte][1]:
         raise ValueError(f"unit {unit!r} does not fit analyte {analyte!r} (allowed: {ANALYTES[analyte][1]})")
     ref_note = "stated" if ref_stated else "assumed adult default"
+
+    if analyte in _DIRECT:
+        return _grade_direct(analyte, value, unit, lln=lln, uln=uln, baseline=baseline, ref_note=ref_note)
 
     if analyte in ("anc", "wbc", "lymphocytes", "platelets"):
         si = value * factor
@@ -642,6 +927,10 @@ def _grade_value(
     if analyte == "temperature":
         rule = LAB_RULES[f"temperature:{unit}"]
         grade, fired = _apply_rule(rule, value, None)
+        cold = LAB_RULES[f"temperature_low:{unit}"]
+        g_cold, f_cold = _apply_rule(cold, value, None)
+        if g_cold is not None:
+            rule, grade, fired = cold, g_cold, f_cold
         si = value if unit == "C" else (value - 32.0) * 5.0 / 9.0
         detail = _detail(value, unit, si, "C", fired, rule, grade, None, ref_note)
         if grade == 3 and duration_hours is not None and duration_hours > 24:
@@ -667,8 +956,10 @@ def _grade_value(
             detail = f"BP {shown} mmHg: " + ", ".join(parts) + f" (CTCAE Hypertension grade {grade}, adult criteria)"
         return _Graded(grade, "Hypertension", value, "mmHg", detail)
 
-    # liver tests and creatinine: multiples of ULN / of an abnormal baseline
+    # liver tests, creatinine, enzymes, aPTT: multiples of ULN / of an abnormal baseline
     base_unit = unit
+    if unit == "x baseline" and f"{analyte}:baseline" not in LAB_RULES:
+        raise ValueError(f"CTCAE grades {analyte!r} by multiples of the ULN, not of baseline")
     if unit == "x ULN":
         ratio, how = value, f"{_fmt(value)} x ULN"
     elif unit == "x baseline":
@@ -683,14 +974,18 @@ def _grade_value(
     detail_parts = []
     if ratio is not None:
         grade, fired = _apply_rule(rule, ratio, None)
+        if symptomatic and f"{analyte}:symptomatic" in LAB_RULES:
+            g_s, f_s = _apply_rule(LAB_RULES[f"{analyte}:symptomatic"], ratio, None)
+            if g_s is not None and (grade is None or g_s > grade):
+                grade, fired = g_s, (f_s[0], f_s[1], " with signs or symptoms")
         if fired:
-            detail_parts.append(f"{how} {fired[0]} {_fmt(fired[1])} x ULN (grade {grade})")
+            detail_parts.append(f"{how} {fired[0]} {_fmt(fired[1])} x ULN{fired[2] if len(fired) > 2 else ''} (grade {grade})")
         else:
             detail_parts.append(f"{how} is not above the ULN")
     b_ratio = None
     if unit == "x baseline":
         b_ratio = value
-    elif baseline is not None and unit != "x ULN":
+    elif baseline is not None and unit != "x ULN" and f"{analyte}:baseline" in LAB_RULES:
         ref = uln if uln is not None else REFERENCE_RANGES[analyte][unit][1]
         abnormal = baseline > ref
         if analyte == "creatinine" or abnormal:
@@ -713,7 +1008,56 @@ def _grade_value(
     return _Graded(grade, rule.term, round(si_value, 4), si_unit, detail)
 
 
+def _grade_direct(analyte: str, value: float, unit: str, *, lln, uln, baseline, ref_note) -> _Graded:
+    """Analytes with direct CTCAE thresholds per unit (glucose, Mg, Ca, albumin,
+    cholesterol, triglycerides, QTc, ejection fraction, INR)."""
+    native, prefix = unit, ""
+    if unit == "mEq/L":
+        prefix = f"{_fmt(value)} mEq/L = "
+        value, native = value * _MEQ_FACTOR.get(analyte, 1.0), "mmol/L"
+    ranges = REFERENCE_RANGES.get(analyte, {}).get(native, (None, None))
+    low = lln if lln is not None else ranges[0]
+    high = uln if uln is not None else ranges[1]
+    sides = _DIRECT[analyte]
+    rule = grade = fired = ref = None
+    if "low" in sides:
+        cand = LAB_RULES[f"{analyte}_low:{native}"]
+        g, f = _apply_rule(cand, value, low)
+        if g is not None:
+            rule, grade, fired, ref = cand, g, f, low
+    if grade is None and "high" in sides:
+        cand = LAB_RULES[f"{analyte}_high:{native}"]
+        g, f = _apply_rule(cand, value, high)
+        if g is not None:
+            rule, grade, fired, ref = cand, g, f, high
+    extra = ""
+    if analyte == "ef" and baseline is not None and baseline > value:
+        drop = baseline - value
+        g_drop = 3 if drop >= 20 else (2 if drop >= 10 else None)
+        if g_drop is not None and (grade is None or g_drop > grade):
+            rule = LAB_RULES["ef_low:%"]
+            grade, fired = g_drop, None
+            extra = f"; drop of {_fmt(drop)} points from baseline {_fmt(baseline)}% ({'>=20' if g_drop == 3 else '10-19'}% drop: grade {g_drop})"
+    if rule is None:
+        key = f"{analyte}_{sides[0]}:{native}"
+        rule = LAB_RULES[key]
+        ref = low if rule.direction == "low" else high
+        other = _DIRECT_OTHER_SIDE.get(analyte)
+        if other and high is not None and value > high:
+            detail = f"{_show(value, native)}: CTCAE v5.0 grades {other} by the intervention needed, not by the value"
+            return _Graded(None, other, value, native, detail)
+    if fired is None and grade is not None:
+        detail = f"{_show(value, native)}{extra} (CTCAE {rule.term} grade {grade})"
+    else:
+        detail = _detail(value, native, value, native, fired, rule, grade, ref, ref_note) + extra
+    return _Graded(grade, rule.term, round(value, 6), native, prefix + detail)
+
+
 def _show(value: float, unit: str) -> str:
+    if unit == "%":
+        return f"{_fmt(value)}%"
+    if unit == "":
+        return _fmt(value)
     if unit == "/mm3":
         return f"{_fmt(value)}/mm3"
     if unit == "10^9/L":
@@ -731,16 +1075,15 @@ def _detail(value, unit, si, unit_si, fired, rule, grade, reference, ref_note) -
         if reference is not None:
             side = "LLN" if rule.direction == "low" else "ULN"
             return f"{shown} is within the reference range ({side} {_fmt(reference)}, {ref_note})"
-        return f"{shown} is below the CTCAE {rule.term} thresholds"
+        return f"{shown} meets no CTCAE {rule.term} grade"
     op, threshold = fired
-    cut_unit = rule.unit if rule.unit not in ("10^9/L",) else "x10^9/L"
     if isinstance(op, str) and op.startswith("symptomatic"):
         return f"{shown}, {op} mmol/L (CTCAE {rule.term} grade {grade})"
     is_ref = rule.reference is not None and not any(c.threshold == threshold for c in rule.cuts if c.threshold is not None)
     if is_ref and reference is not None and abs(threshold - reference) < 1e-9:
         side = rule.reference
-        return f"{shown} {op} {side} {_fmt(threshold)} {cut_unit} ({ref_note}) (CTCAE {rule.term} grade {grade})"
-    return f"{shown} {op} {_fmt(threshold)} {cut_unit} (CTCAE {rule.term} grade {grade})"
+        return f"{shown} {op} {side} {_show(threshold, rule.unit)} ({ref_note}) (CTCAE {rule.term} grade {grade})"
+    return f"{shown} {op} {_show(threshold, rule.unit)} (CTCAE {rule.term} grade {grade})"
 
 
 def grade_lab(
@@ -774,8 +1117,8 @@ def grade_lab(
     analyte = _resolve_analyte(analyte_or_term)
     if not isinstance(value, (int, float)) or math.isnan(value):
         raise ValueError(f"lab value must be a number, got {value!r}")
-    canon = _canonical_unit(unit) if unit else None
-    if canon is None:
+    canon = _canonical_unit(unit) if unit else ""
+    if canon is None or (canon == "" and "" not in ANALYTES[analyte][1]):
         raise ValueError(f"unknown unit {unit!r} for {analyte_or_term!r}")
     canon = _fit_unit(analyte, canon)
     graded = _grade_value(
@@ -830,7 +1173,17 @@ def find_lab_values(text: str) -> List[LabFinding]:
             continue
         if analyte in ("anc", "wbc", "lymphocytes", "platelets") and re.match(r"\s*(?:transfusion|infusion)", text[m.end():], re.I):
             continue
-        finding = _value_after(text, m, analyte)
+        if analyte == "calcium" and re.search(r"(?:ioni[sz]ed|free|urin\w*)\W*$", before):
+            continue  # ionised calcium has its own thresholds; urinary calcium is not graded
+        if analyte == "cholesterol" and re.search(r"(?:hdl|ldl|vldl|non-hdl)[\s-]*$", before):
+            continue
+        if analyte == "albumin" and re.search(r"(?:urin\w*|micro)\W*$", before):
+            continue
+        if analyte == "glucose" and re.search(r"(?:urin\w*|csf)\W*$", before):
+            continue
+        if analyte == "cpk" and re.match(r"\s*-?\s*MB", text[m.end() :]):
+            continue
+        finding = _value_after(text, m, analyte, require_unit=name in _UNIT_REQUIRED_ABBREV)
         if finding is None:
             continue
         if any(finding.start_char < e and s < finding.end_char for s, e in taken):
@@ -870,6 +1223,8 @@ def _value_after(text: str, m: re.Match, analyte: str, require_unit: bool = Fals
             return None
         if not _BRIDGE_RE.match(rest[: vm.start()]):
             return None
+        if analyte != "ef" and re.match(r"\s*%", rest[vm.end() :]):
+            return None  # a percentage (differential count, change), not a value
         # a number glued to letters ("CD4") or part of a date is not a value
         if vm.start("num") > 0 and rest[vm.start("num") - 1].isalpha():
             return None
@@ -886,7 +1241,7 @@ def _value_after(text: str, m: re.Match, analyte: str, require_unit: bool = Fals
             unit = _canonical_unit(unit_match.group(0))
             if unit is not None:
                 unit = _fit_unit(analyte, unit)
-                if _UNITS[unit][0] not in ANALYTES[analyte][1]:
+                if _UNITS[unit][0] not in ANALYTES[analyte][1] and unit not in ANALYTES[analyte][1]:
                     return None
         note = ""
         if unit is None:
@@ -895,7 +1250,7 @@ def _value_after(text: str, m: re.Match, analyte: str, require_unit: bool = Fals
             unit = _infer_unit(analyte, value)
             if unit is None:
                 return None
-            note = f"unit not stated; {unit} assumed from the magnitude"
+            note = f"unit not stated; {unit} assumed from the magnitude" if unit else ""
         cmp_ = (vm.group("cmp") or "").lower()
         graded_value = value
         if cmp_ in ("<", "≤", "<=", "below", "under", "less than"):
@@ -928,7 +1283,7 @@ def _value_after(text: str, m: re.Match, analyte: str, require_unit: bool = Fals
             if bl is not None and bl.start() < 50:
                 baseline = float(bl.group("v"))
         context = text[max(0, m.start() - 80) : min(len(text), end + 80)]
-        symptomatic = bool(_SYMPTOMATIC_RE.search(context)) if analyte in ("sodium", "potassium") else False
+        symptomatic = bool(_SYMPTOMATIC_RE.search(context)) if analyte in ("sodium", "potassium", "lipase", "amylase") else False
         duration = None
         if analyte == "temperature":
             dm = _DURATION_24H_RE.search(text[end : min(len(text), end + 60)])
@@ -947,7 +1302,24 @@ def _value_after(text: str, m: re.Match, analyte: str, require_unit: bool = Fals
         except (ValueError, KeyError, ZeroDivisionError):
             return None
         if cmp_:
-            note = (note + "; " if note else "") + f"value stated as '{vm.group('cmp')}{vm.group('num')}', graded as just {'below' if graded_value < value else 'above'} {vm.group('num')}"
+            # "<X" / ">X" is a bound: keep only the grade every value beyond it has
+            below = graded_value < value or cmp_ in ("≤", "<=")
+            extreme = value * (1e-3 if below else 1e3)
+            try:
+                far = _grade_value(
+                    analyte, extreme, unit, uln=uln, lln=lln, baseline=baseline, symptomatic=symptomatic,
+                    duration_hours=duration, ref_stated=ref_stated,
+                )
+            except (ValueError, KeyError, ZeroDivisionError):
+                far = None
+            note = (note + "; " if note else "") + f"value stated as '{vm.group('cmp')}{vm.group('num')}'"
+            stated = f"{vm.group('cmp').strip()}{_fmt(value)}"
+            if graded.grade is not None and (far is None or far.term != graded.term or far.grade is None):
+                detail = f"{stated} {'' if unit in ('', '%') else unit + ' '}includes values without a CTCAE {graded.term} grade: not graded"
+                graded = _Graded(None, graded.term, graded.value_si, graded.unit_si, detail.replace("  ", " "))
+            elif graded.grade is not None:
+                graded.detail = graded.detail.replace(_fmt(value), stated, 1)
+                note += f", graded as just {'below' if below else 'above'} {vm.group('num')}"
         return _lab_finding(analyte, graded, value, unit, start, end, text, note)
     return None
 
