@@ -162,6 +162,3 @@ def test_sigkill_then_resume_is_exactly_once(tmp_path, corpus, ctcae_xlsx_path):
     again = cli(args + ["--resume"], timeout=300)
     assert again.returncode == 1
     assert (docs_path.read_bytes(), (out / "errors.jsonl").read_bytes()) == before
-    # and without --resume the directory is protected
-    refused = cli(args, timeout=300)
-    assert refused.returncode == 2 and "--resume" in refused.stderr
