@@ -1277,11 +1277,15 @@ def _value_after(text: str, m: re.Match, analyte: str, require_unit: bool = Fals
                     lln = a
                 ref_stated = True
                 end = end + ref.end()
-                if end < len(text) and text[end] == ")" and "(" in text[start:end]:
-                    end += 1
+                unit_tail = _UNIT_RE.match(text[end:].lstrip()) if text[end:end + 1] == " " else None
+                if unit_tail is not None:
+                    end += len(text[end:]) - len(text[end:].lstrip()) + unit_tail.end()
             bl = _BASELINE_RE.search(tail)
             if bl is not None and bl.start() < 50:
                 baseline = float(bl.group("v"))
+        quoted = text[start:end]
+        if quoted.count("(") > quoted.count(")") and text[end:].lstrip(" ").startswith(")"):
+            end = end + (len(text[end:]) - len(text[end:].lstrip(" "))) + 1  # close "(7.2 x ULN)"
         context = text[max(0, m.start() - 80) : min(len(text), end + 80)]
         symptomatic = bool(_SYMPTOMATIC_RE.search(context)) if analyte in ("sodium", "potassium", "lipase", "amylase") else False
         duration = None
