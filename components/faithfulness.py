@@ -33,7 +33,7 @@ Pure Python and regular expressions: no model, no network, deterministic.
 """
 
 import re
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 __all__ = [
     "check_faithfulness",
@@ -171,7 +171,12 @@ def _segments(text: str) -> List[Tuple[int, str]]:
 class _Facts:
     """The allowed claims of one input, indexed for lookup."""
 
-    def __init__(self, facts: Dict[str, Any], ae_vocabulary: Iterable[str], drug_vocabulary: Iterable[str]):
+    def __init__(
+        self,
+        facts: Dict[str, Any],
+        ae_vocabulary: Union[Iterable[str], Mapping[str, str]],
+        drug_vocabulary: Iterable[str],
+    ):
         self.aes: List[Dict[str, Any]] = list(facts.get("adverse_events") or [])
         self.negatives: List[Dict[str, Any]] = list(facts.get("pertinent_negatives") or [])
         # normalized term -> list of AE dicts it may name
@@ -196,7 +201,21 @@ class _Facts:
                 self.doses.add(key)
             for m in _DRUG_STEM_RE.finditer(text):
                 self.drugs.add(normalize_term(m.group(0)))
-        vocab_terms = {normalize_term(t) for t in ae_vocabulary if t and str(t).strip()}
+        # vocabulary: plain terms, or surface form -> CTCAE term (synonyms); a synonym
+        # of an input AE's term names that AE ("neutropenia" for "Neutrophil count decreased")
+        if isinstance(ae_vocabulary, Mapping):
+            pairs = [(normalize_term(k), normalize_term(v)) for k, v in ae_vocabulary.items() if k and str(k).strip()]
+        else:
+            pairs = [(normalize_term(t), normalize_term(t)) for t in ae_vocabulary if t and str(t).strip()]
+        vocab_terms = set()
+        for surface, canonical in pairs:
+            vocab_terms.add(surface)
+            if surface in self.term_to_aes or surface in self.negative_terms:
+                continue
+            if canonical in self.term_to_aes:
+                self.term_to_aes[surface] = self.term_to_aes[canonical]
+            elif canonical in self.negative_terms:
+                self.negative_terms.add(surface)
         vocab_terms |= set(self.term_to_aes) | self.negative_terms
         # longest first, so "febrile neutropenia" wins over "neutropenia"
         self.term_patterns = [(t, _word_pattern(t)) for t in sorted(vocab_terms, key=lambda s: (-len(s), s))]
@@ -243,7 +262,7 @@ def check_faithfulness(
     text: str,
     facts: Dict[str, Any],
     *,
-    ae_vocabulary: Iterable[str] = (),
+    ae_vocabulary: Union[Iterable[str], Mapping[str, str]] = (),
     drug_vocabulary: Iterable[str] = (),
 ) -> List[str]:
     """Check generated ``text`` against ``facts``; return the violations (empty = faithful).
@@ -251,7 +270,9 @@ def check_faithfulness(
     text (str): the generated record (and narrative, joined).
     facts (dict): from :func:`ct_safety_nlp.followup.build_facts`.
     ae_vocabulary: extra AE terms to recognise in the text (e.g. all CTCAE
-        terms), so that an AE the input does not have is caught.
+        terms), so that an AE the input does not have is caught; or a mapping
+        surface form -> CTCAE term (terms and synonyms), so that a synonym of an
+        input AE counts as naming it.
     drug_vocabulary: extra drug names to recognise in the text.
     RETURNS (List[str]): one human-readable string per violation, in text order.
     """
@@ -262,6 +283,7 @@ def check_faithfulness(
     f = _Facts(facts, ae_vocabulary, drug_vocabulary)
     issues: List[str] = []
     mentioned_terms: Set[str] = set()
+    covered: Set[int] = set()  # id() of input AEs the text names
 
     def add(msg: str) -> None:
         if msg not in issues:
@@ -273,6 +295,7 @@ def check_faithfulness(
         # 1. AE terms
         for term, start, _end in terms:
             mentioned_terms.add(term)
+            covered.update(id(ae) for ae in f.term_to_aes.get(term, ()))
             negated_here = _negated_before(seg, start)
             if term in f.term_to_aes:
                 if negated_here and term not in f.negative_terms:
@@ -340,7 +363,7 @@ def check_faithfulness(
             continue
         grade = ae.get("grade")
         if ae.get("serious") or (isinstance(grade, int) and grade >= 3):
-            if not (_ae_names(ae) & mentioned_terms):
+            if id(ae) not in covered:
                 why = "serious" if ae.get("serious") else f"grade {grade}"
                 add(f"{why} AE '{ae.get('term') or ae.get('text')}' of the input is missing from the text")
     return issues

@@ -34,7 +34,7 @@ folder again. Rendering is deterministic: same Doc and context, same text.
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -159,7 +159,8 @@ def build_facts(doc: Doc) -> Dict[str, Any]:
         if reg.get("dose_text"):
             doses.append(reg["dose_text"])
         if reg.get("value") is not None and reg.get("unit"):
-            doses.append(f"{reg['value']} {reg['unit']}")
+            per = f"/{reg['per']}" if reg.get("per") else ""
+            doses.append(f"{reg['value']} {reg['unit']}{per}")
     doses.extend(e.text for e in doc.ents if e.label_ == "DOSE")
     context_texts = []
     for value in context.values():
@@ -228,7 +229,7 @@ def _view(facts: Dict[str, Any]) -> Dict[str, Any]:
     def ae_view(ae: Dict[str, Any]) -> Dict[str, Any]:
         grade = ae.get("grade")
         if ae.get("serious") is True:
-            crit = ", ".join(ae["seriousness_criteria"])
+            crit = ", ".join(str(c).replace("_", " ") for c in ae["seriousness_criteria"])
             seriousness = f"serious ({crit})" if crit else "serious"
         elif ae.get("serious") is False:
             seriousness = "not serious"
@@ -305,8 +306,10 @@ class FollowUpWriter:
         self.name = name
         self.check = check
         self.templates = load_templates(template_dir)
-        #: extra AE terms / drug names the faithfulness check recognises in text
+        #: extra AE terms / synonyms (surface -> CTCAE term) / drug names the
+        #: faithfulness check recognises in text
         self.ae_terms: List[str] = []
+        self.ae_synonyms: Dict[str, str] = {}
         self.drug_names: List[str] = []
 
     def __call__(self, doc: Doc) -> Doc:
@@ -316,7 +319,7 @@ class FollowUpWriter:
         if self.check:
             text = result["record"] + ("\n\n" + result["narrative"] if result["narrative"] else "")
             doc._.ct_followup_issues = check_faithfulness(
-                text, facts, ae_vocabulary=self.ae_terms, drug_vocabulary=self.drug_names
+                text, facts, ae_vocabulary=self.vocabulary(), drug_vocabulary=self.drug_names
             )
         else:
             doc._.ct_followup_issues = []
@@ -326,6 +329,10 @@ class FollowUpWriter:
         for doc in stream:
             yield self(doc)
 
+    def vocabulary(self) -> Dict[str, str]:
+        """surface form -> CTCAE term, for the check (terms map to themselves)."""
+        return {**{t: t for t in self.ae_terms}, **self.ae_synonyms}
+
     def initialize(
         self,
         get_examples: Optional[Callable[[], Iterable[Any]]] = None,
@@ -333,21 +340,27 @@ class FollowUpWriter:
         nlp: Optional[Language] = None,
         template_dir: Optional[str] = None,
         ae_terms: Optional[List[str]] = None,
+        ae_synonyms: Optional[Dict[str, str]] = None,
         drug_names: Optional[List[str]] = None,
     ) -> None:
         """Set the templates (from ``template_dir``) and the check's extra vocabularies.
 
-        ``ae_terms`` (e.g. every CTCAE term) and ``drug_names`` let the check
-        recognise an AE or drug the input does not have. Without ``ae_terms``,
-        the terms are taken from a ``ct_reasoner`` in ``nlp`` when it exposes
-        them (``ctcae_terms()``).
+        ``ae_terms`` (e.g. every CTCAE term), ``ae_synonyms`` (surface form ->
+        CTCAE term) and ``drug_names`` let the check recognise an AE or drug the
+        input does not have. Without ``ae_terms``, terms and synonyms are taken
+        from the CTCAE knowledge base of a ``ct_reasoner`` in ``nlp``.
         """
         if template_dir is not None:
             self.templates = load_templates(template_dir)
         if ae_terms is None and nlp is not None:
-            ae_terms = vocabulary_from_pipeline(nlp)
+            found = vocabulary_from_pipeline(nlp)
+            if found is not None:
+                ae_terms, harvested = found
+                ae_synonyms = harvested if ae_synonyms is None else ae_synonyms
         if ae_terms is not None:
             self.ae_terms = sorted({str(t) for t in ae_terms if str(t).strip()})
+        if ae_synonyms is not None:
+            self.ae_synonyms = {str(k): str(v) for k, v in sorted(ae_synonyms.items()) if str(k).strip()}
         if drug_names is not None:
             self.drug_names = sorted({str(d) for d in drug_names if str(d).strip()})
 
@@ -356,7 +369,7 @@ class FollowUpWriter:
         path.mkdir(parents=True, exist_ok=True)
         for name, source in self.templates.items():
             (path / name).write_text(source, encoding="utf-8")
-        data = {"ae_terms": self.ae_terms, "drug_names": self.drug_names}
+        data = {"ae_terms": self.ae_terms, "ae_synonyms": self.ae_synonyms, "drug_names": self.drug_names}
         (path / "vocabulary.json").write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> "FollowUpWriter":
@@ -368,16 +381,22 @@ class FollowUpWriter:
         if vocab_path.is_file():
             data = json.loads(vocab_path.read_text(encoding="utf-8"))
             self.ae_terms = list(data.get("ae_terms", []))
+            self.ae_synonyms = dict(data.get("ae_synonyms", {}))
             self.drug_names = list(data.get("drug_names", []))
         return self
 
 
-def vocabulary_from_pipeline(nlp: Language) -> Optional[List[str]]:
-    """AE terms from a ``ct_reasoner`` in ``nlp`` that exposes ``ctcae_terms()``; None if none does."""
+def vocabulary_from_pipeline(nlp: Language) -> Optional[Tuple[List[str], Dict[str, str]]]:
+    """(CTCAE terms, synonyms surface -> term) from the knowledge base of a ``ct_reasoner``
+    (any pipe with an initialized ``kb`` holding ``table["terms"]`` and ``synonyms``);
+    None when the pipeline has none."""
     for _name, pipe in nlp.pipeline:
-        terms = getattr(pipe, "ctcae_terms", None)
-        if callable(terms):
-            return list(terms())
+        kb = getattr(pipe, "kb", None)
+        table = getattr(kb, "table", None)
+        if isinstance(table, dict) and table.get("terms"):
+            terms = [rec["term"] for rec in table["terms"] if "other, specify" not in rec["term"].lower()]
+            synonyms = {k: v for k, v in dict(getattr(kb, "synonyms", {}) or {}).items() if len(k) > 3}
+            return terms, synonyms
     return None
 
 

@@ -140,9 +140,11 @@ class FollowUpRecordTask:
         ae_terms: Optional[List[str]] = None,
         drug_names: Optional[List[str]] = None,
         check: bool = True,
+        ae_synonyms: Optional[Dict[str, str]] = None,
     ):
         self._template = template
         self.ae_terms = sorted({str(t) for t in ae_terms or [] if str(t).strip()})
+        self.ae_synonyms = {str(k): str(v) for k, v in sorted((ae_synonyms or {}).items()) if str(k).strip()}
         self.drug_names = sorted({str(d) for d in drug_names or [] if str(d).strip()})
         self.check = check
 
@@ -180,10 +182,14 @@ class FollowUpRecordTask:
                 facts = build_facts(doc)
                 text = record + ("\n\n" + narrative if narrative else "")
                 issues.extend(
-                    check_faithfulness(text, facts, ae_vocabulary=self.ae_terms, drug_vocabulary=self.drug_names)
+                    check_faithfulness(text, facts, ae_vocabulary=self.vocabulary(), drug_vocabulary=self.drug_names)
                 )
             doc._.ct_followup_issues = issues
             yield doc
+
+    def vocabulary(self) -> Dict[str, str]:
+        """surface form -> CTCAE term, for the check (terms map to themselves)."""
+        return {**{t: t for t in self.ae_terms}, **self.ae_synonyms}
 
     @property
     def prompt_template(self) -> str:
@@ -192,22 +198,33 @@ class FollowUpRecordTask:
 
     # --- initialize / serialization -----------------------------------------
     def initialize(self, get_examples: Callable[[], Iterable[Any]], nlp: Language, **kwargs: Any) -> None:
-        """Take the check's vocabularies from a ``ct_followup`` (or ``ct_reasoner``) in ``nlp``."""
-        if not self.ae_terms:
-            for _name, pipe in nlp.pipeline:
-                if getattr(pipe, "ae_terms", None):
-                    self.ae_terms = list(pipe.ae_terms)
-                    self.drug_names = self.drug_names or list(getattr(pipe, "drug_names", []) or [])
-                    break
-            else:
-                self.ae_terms = sorted(vocabulary_from_pipeline(nlp) or [])
+        """Take the check's vocabularies from a ``ct_followup`` or ``ct_reasoner`` in ``nlp``
+        (only when none were configured)."""
+        if self.ae_terms:
+            return
+        for _name, pipe in nlp.pipeline:
+            if getattr(pipe, "ae_terms", None) and hasattr(pipe, "templates"):  # ct_followup
+                self.ae_terms = list(pipe.ae_terms)
+                self.ae_synonyms = dict(getattr(pipe, "ae_synonyms", {}) or {})
+                self.drug_names = self.drug_names or list(getattr(pipe, "drug_names", []) or [])
+                return
+        found = vocabulary_from_pipeline(nlp)
+        if found is not None:
+            self.ae_terms, self.ae_synonyms = sorted(found[0]), dict(found[1])
 
     def _cfg(self) -> Dict[str, Any]:
-        return {"template": self._template, "ae_terms": self.ae_terms, "drug_names": self.drug_names, "check": self.check}
+        return {
+            "template": self._template,
+            "ae_terms": self.ae_terms,
+            "ae_synonyms": self.ae_synonyms,
+            "drug_names": self.drug_names,
+            "check": self.check,
+        }
 
     def _set_cfg(self, cfg: Dict[str, Any]) -> None:
         self._template = cfg.get("template", self._template)
         self.ae_terms = list(cfg.get("ae_terms", self.ae_terms))
+        self.ae_synonyms = dict(cfg.get("ae_synonyms", self.ae_synonyms))
         self.drug_names = list(cfg.get("drug_names", self.drug_names))
         self.check = bool(cfg.get("check", self.check))
 
@@ -235,18 +252,21 @@ def make_followup_task(
     ae_terms: Optional[List[str]] = None,
     drug_names: Optional[List[str]] = None,
     check: bool = True,
+    ae_synonyms: Optional[Dict[str, str]] = None,
 ) -> FollowUpRecordTask:
     """``ct.FollowUpRecord.v1``: follow-up record from the Doc's structured facts.
 
     template (str): Jinja2 prompt template (sandboxed); gets ``facts`` (the dict of
         :func:`facts_for_prompt`), ``facts_json`` (the same as JSON) and
         ``has_serious``; no document text is available to it.
-    ae_terms / drug_names: extra vocabularies for the faithfulness check (e.g. the
-        CTCAE term list); by default taken from ct_followup / ct_reasoner at
-        ``nlp.initialize()``.
+    ae_terms / ae_synonyms / drug_names: extra vocabularies for the faithfulness
+        check (CTCAE terms, surface form -> CTCAE term, drug names); by default
+        taken from ct_followup / ct_reasoner at ``nlp.initialize()``.
     check (bool): run the faithfulness check into ``doc._.ct_followup_issues``.
     """
-    return FollowUpRecordTask(template=template, ae_terms=ae_terms, drug_names=drug_names, check=check)
+    return FollowUpRecordTask(
+        template=template, ae_terms=ae_terms, drug_names=drug_names, check=check, ae_synonyms=ae_synonyms
+    )
 
 
 class OpenAICompatibleModel:

@@ -114,3 +114,28 @@ def bare_doc(nlp=None):
 #: An extra AE vocabulary for the check (a few CTCAE terms the inputs do not have).
 AE_VOCAB = ["Diarrhea", "Fever", "Neutropenia", "Febrile neutropenia", "Nausea", "Vomiting", "Anemia",
             "Rash maculo-papular", "Fatigue", "Cough", "Alopecia"]
+
+
+def reasoner_pipeline(ctcae_xlsx_path, *, followup=True):
+    """spacy.blank("en") + ct_reasoner (initialized from the CTCAE workbook and the
+    project's synonym table, as tests/test_reasoner.py does) [+ ct_followup, whose
+    check vocabulary is taken from the reasoner's knowledge base]."""
+    from pathlib import Path
+
+    from spacy import registry
+
+    import ct_safety_nlp.ctcae  # noqa: F401  (registers ct.read_ctcae.v1 / ct.read_synonyms.v1)
+
+    repo = Path(__file__).resolve().parents[1]
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ct_reasoner")
+    nlp.get_pipe("ct_reasoner").initialize(
+        lambda: [],
+        nlp=nlp,
+        kb=registry.misc.get("ct.read_ctcae.v1")(str(ctcae_xlsx_path)),
+        synonyms=registry.misc.get("ct.read_synonyms.v1")(str(repo / "assets" / "ctcae_synonyms.json")),
+    )
+    if followup:
+        nlp.add_pipe("ct_followup")
+        nlp.get_pipe("ct_followup").initialize(nlp=nlp)
+    return nlp

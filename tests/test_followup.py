@@ -166,3 +166,61 @@ def test_shipped_templates_are_package_data():
     templates = load_templates()
     assert set(templates) == {"record.md.j2", "narrative.txt.j2"}
     assert all(t.strip() for t in templates.values())
+
+
+# --------------------------------------------------------------------------
+# With the real ct_reasoner in front (the issue's "Done when" example)
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def reasoner_nlp(ctcae_xlsx_path):
+    from followup_cases import reasoner_pipeline
+
+    return reasoner_pipeline(ctcae_xlsx_path)
+
+
+def test_done_when_with_ct_reasoner(reasoner_nlp):
+    from followup_cases import V1_CONTEXT, V1_TEXT
+
+    doc = reasoner_nlp.make_doc(V1_TEXT)
+    doc._.ct_context = dict(V1_CONTEXT)
+    doc = reasoner_nlp(doc)
+    record = doc._.ct_followup["record"]
+    assert "patient P-001" in record
+    assert "- irinotecan 180 mg/m2" in record
+    assert "- Diarrhea: grade 3; not serious; suspected drug: irinotecan" in record
+    assert "## Pertinent negatives\n- No fever\n" in record
+    assert doc._.ct_followup["narrative"] is None
+    assert doc._.ct_followup_issues == []
+
+
+def test_vocabulary_comes_from_the_reasoner_kb(reasoner_nlp):
+    pipe = reasoner_nlp.get_pipe("ct_followup")
+    assert len(pipe.ae_terms) > 700 and "Neutrophil count decreased" in pipe.ae_terms
+    assert pipe.ae_synonyms.get("neutropenia") == "Neutrophil count decreased"
+
+
+@pytest.mark.parametrize("make_doc", [v1_doc, sae_doc, bare_doc])
+def test_template_words_never_trip_the_full_ctcae_vocabulary(reasoner_nlp, make_doc):
+    """The shipped templates' own words (headings, 'not serious', ...) are no AE claims."""
+    pipe = reasoner_nlp.get_pipe("ct_followup")
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ct_followup")
+    nlp.get_pipe("ct_followup").initialize(ae_terms=pipe.ae_terms, ae_synonyms=pipe.ae_synonyms)
+    doc = nlp(make_doc(nlp))
+    assert doc._.ct_followup_issues == []
+
+
+def test_serious_event_end_to_end_with_ct_reasoner(reasoner_nlp):
+    text = ("On day 15 she was admitted with febrile neutropenia after docetaxel 75 mg/m2; "
+            "docetaxel was held. She denied vomiting.")
+    doc = reasoner_nlp.make_doc(text)
+    doc._.ct_context = {"patient_id": "P-9", "trial_id": "T-2", "cycle": 1, "day": 15}
+    doc = reasoner_nlp(doc)
+    out = doc._.ct_followup
+    assert "experienced Febrile neutropenia (grade" in out["narrative"]
+    assert "assessed as serious (hospitalization" in out["narrative"]
+    assert "_" not in out["narrative"]  # criteria are written as words
+    assert "- No vomiting" in out["record"]
+    assert doc._.ct_followup_issues == []
