@@ -557,7 +557,7 @@ _HYPOKALEMIA_SYMPTOMATIC_GRADE = 2
 # Analytes, names and units
 # ==========================================================================
 
-#: analyte key -> (display name, allowed unit families, CTCAE terms it can grade)
+#: analyte key -> (display name, allowed unit families or unit labels)
 ANALYTES: Dict[str, Tuple[str, Tuple[str, ...]]] = {
     "anc": ("neutrophil count", ("count",)),
     "platelets": ("platelet count", ("count",)),

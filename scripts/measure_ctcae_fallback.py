@@ -18,7 +18,6 @@ Usage:
 """
 
 import os
-import sys
 import time
 from pathlib import Path
 
