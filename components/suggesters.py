@@ -1,0 +1,66 @@
+"""Span suggesters for the span categorizer.
+
+``ct.span_candidates_suggester.v1`` reads the candidates that ``span_finder``
+wrote to ``doc.spans[candidates_key]`` and caps their number per document.
+
+Why a cap: the span finder marks a token as a span start/end when its score
+passes a threshold and suggests every start-end pair up to ``max_length``. Early
+in training (and on text far from the training data) almost every token passes,
+which would hand spancat up to ``max_length`` x n candidates per doc; that made
+training ~10x slower and blew up spancat's loss. The cap keeps the shortest
+``max_per_token`` x n candidates (long TREATMENT / SUBJECT spans survive as soon
+as the finder is trained: then it proposes only a few dozen per sentence).
+
+When a doc has no candidates key at all (span_finder absent or disabled), it
+falls back to n-grams of ``fallback_sizes`` so spancat still works.
+"""
+
+from typing import List, Optional
+
+from thinc.api import Ops, get_current_ops
+from thinc.types import Ragged
+
+
+def suggest_span_candidates(
+    docs,
+    *,
+    candidates_key: str,
+    max_per_token: float,
+    fallback_sizes: List[int],
+    ops: Optional[Ops] = None,
+) -> Ragged:
+    if ops is None:
+        ops = get_current_ops()
+    spans: List[List[int]] = []
+    lengths: List[int] = []
+    for doc in docs:
+        if candidates_key in doc.spans:
+            offsets = sorted({(s.start, s.end) for s in doc.spans[candidates_key]}, key=lambda se: (se[1] - se[0], se[0]))
+            cap = max(1, int(max_per_token * len(doc)))
+            offsets = sorted(offsets[:cap])
+        else:
+            offsets = [(i, i + size) for size in fallback_sizes for i in range(len(doc) - size + 1)]
+        spans.extend([start, end] for start, end in offsets)
+        lengths.append(len(offsets))
+    lengths_array = ops.asarray1i(lengths)
+    if spans:
+        return Ragged(ops.asarray2i(spans), lengths_array)
+    return Ragged(ops.xp.zeros((0, 0), dtype="i"), lengths_array)
+
+
+def build_span_candidates_suggester(
+    candidates_key: str = "span_candidates",
+    max_per_token: float = 4.0,
+    fallback_sizes: List[int] = [1, 2, 3],
+):
+    """Registered as ``ct.span_candidates_suggester.v1`` (entry point ``spacy_misc``)."""
+    from functools import partial
+
+    if max_per_token <= 0:
+        raise ValueError(f"ct.span_candidates_suggester.v1: max_per_token must be > 0, got {max_per_token}")
+    return partial(
+        suggest_span_candidates,
+        candidates_key=candidates_key,
+        max_per_token=max_per_token,
+        fallback_sizes=list(fallback_sizes),
+    )

