@@ -145,3 +145,21 @@ def test_bad_arguments():
         check_faithfulness(None, {})
     with pytest.raises(TypeError, match="facts must be a dict"):
         check_faithfulness("x", [])
+
+
+def test_synonym_vocabulary_names_the_input_ae():
+    facts = {"adverse_events": [{"term": "Neutrophil count decreased", "grade": 3, "serious": False}]}
+    vocab = {"Neutrophil count decreased": "Neutrophil count decreased", "neutropenia": "Neutrophil count decreased",
+             "low platelets": "Platelet count decreased", "Platelet count decreased": "Platelet count decreased"}
+    # a synonym of the input term is the same AE: it covers it and its grade is checked
+    assert check_faithfulness("Grade 3 neutropenia.", facts, ae_vocabulary=vocab) == []
+    assert check_faithfulness("Grade 4 neutropenia.", facts, ae_vocabulary=vocab) == [
+        "'Grade 4' stated for 'neutropenia', but the input grade is 3"
+    ]
+    # a synonym of a term the input does not have is an invented AE
+    issues = check_faithfulness("Grade 3 neutropenia and low platelets.", facts, ae_vocabulary=vocab)
+    assert issues == ["AE term 'low platelets' is not in the input"]
+    # without the synonym table the same text misses the grade-3 AE
+    assert check_faithfulness("Grade 3 neutropenia.", facts) == [
+        "grade 3 AE 'Neutrophil count decreased' of the input is missing from the text"
+    ]

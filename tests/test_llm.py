@@ -282,8 +282,8 @@ def test_real_local_model(smollm_server):
     nlp.add_pipe("llm", config={
         "task": {"@llm_tasks": "ct.FollowUpRecord.v1", "ae_terms": vocab},
         "model": {"@llm_models": "ct.OpenAICompatible.v1", "endpoint": smollm_server["url"],
-                  "name": "SmolLM2-135M-Instruct", "config": {"temperature": 0.0, "max_tokens": 80},
-                  "max_request_time": 150, "max_tries": 1},
+                  "name": "SmolLM2-135M-Instruct", "config": {"temperature": 0.0, "max_tokens": 64},
+                  "max_request_time": 240, "max_tries": 1},
         "save_io": True,
     })
     start = time.perf_counter()
