@@ -396,6 +396,12 @@ class CtReasoner:
             mentions.append(m)
         mentions.sort(key=lambda m: m.start)
         self._attach_labs(text, mentions, labs, sentences)
+        # an unnamed span inside a lab value that belongs to another AE is part of that AE
+        attached = [(lab.start_char, lab.end_char) for m in mentions for lab in m.labs]
+        mentions = [
+            m for m in mentions
+            if not (m.match is None and any(a <= m.start and m.end <= b for a, b in attached))
+        ]
         return sorted(mentions, key=lambda m: m.start)
 
     def _attach_labs(self, text: str, mentions: List[_Mention], labs: list, sentences: List[Tuple[int, int]]) -> None:
@@ -414,6 +420,25 @@ class CtReasoner:
                 target = next((m for m in same if lab_clause[0] <= m.start < lab_clause[1]), None)
             if target is None:
                 target = next((m for m in same if abs(m.start - lab.start_char) <= 60), None)
+            if target is None:
+                # a model span over the lab value that the KB could not name, or named only
+                # by a fallback ("serum sodium" -> a guess): the graded lab value names it
+                # (its direction decides hypo- vs hyper-), and the mention covers both
+                loose = next(
+                    (
+                        m for m in mentions
+                        if m.start < lab.end_char and lab.start_char < m.end
+                        and (m.match is None or m.match.method not in ("exact", "synonym", "lemma"))
+                    ),
+                    None,
+                )
+                match = self.kb.normalize(lab.ctcae_term) if loose is not None else None
+                if match is not None:
+                    loose.match = match
+                    loose.start, loose.end = min(loose.start, lab.start_char), max(loose.end, lab.end_char)
+                    loose.text = text[loose.start : loose.end]
+                    loose.evidence.append(f"term: {lab.ctcae_term} from the lab value '{lab.text}' in the span")
+                    target = loose
             if target is None:
                 match = self.kb.normalize(lab.ctcae_term)
                 if match is None:
@@ -441,7 +466,9 @@ class CtReasoner:
         neighbouring mentions at the first coordinator ("and", "or", ",", "with")
         of each gap, so the words before the next mention belong to that one
         ("mild nausea and moderate vomiting")."""
-        others = [m for m in in_sent if m is not mention and clause[0] <= m.start < clause[1]]
+        # only mentions with a CTCAE term cut windows: a span the KB cannot name
+        # (a model span "G2" or "the patient") must not take a grade word from its neighbour
+        others = [m for m in in_sent if m is not mention and m.match is not None and clause[0] <= m.start < clause[1]]
         prev = [m for m in others if m.end <= mention.start]
         nxt = [m for m in others if m.start >= mention.end]
         start, end = clause

@@ -108,6 +108,22 @@ def test_overlapping_spancat_spans(init_data):
     assert len(doc._.ct_adverse_events) == 3
 
 
+@pytest.mark.parametrize(
+    "text,pattern,term,grade",
+    [
+        # a model span the KB names only by a fallback, over a lab value: the value decides
+        ("Serum sodium of 158 mmol/L was documented.", "Serum sodium", "Hypernatremia", 3),
+        ("Serum sodium of 118 mmol/L was documented.", "Serum sodium", "Hyponatremia", 4),
+        # a model span the KB cannot name at all, inside a lab value
+        ("Blood pressure was 168/104 mm Hg at week 4.", "168/104", "Hypertension", 3),
+    ],
+)
+def test_lab_value_names_a_model_span(init_data, text, pattern, term, grade):
+    nlp = _blank(init_data, ruler_patterns=[{"label": "ADVERSE_EVENT", "pattern": pattern}])
+    aes = nlp(text)._.ct_adverse_events
+    assert [(ae["ctcae_term"], ae["grade"]) for ae in aes] == [(term, grade)]
+
+
 GRADING = [
     # text, CTCAE term, grade, basis
     ("Severe neutropenia (ANC 0.8 x 10^9/L) was reported.", "Neutrophil count decreased", 3, "lab"),
