@@ -202,3 +202,27 @@ def test_console_script(tmp_path, blank_pipeline):
     (rec,) = read_jsonl(out)
     # no reasoner in this pipeline: the record shows the context's regimen and no AE
     assert "irinotecan 180 mg/m2" in rec["record"] and "- None reported" in rec["record"]
+
+
+def test_llm_backend_on_the_reasoner_pipeline(tmp_path, reasoner_pipeline_dir):
+    """The llm replaces ct_followup; the task takes ct_followup's CTCAE vocabulary (terms + synonyms)."""
+    pytest.importorskip("spacy_llm")
+    from scripted_server import Scripted, answer
+
+    src = write_jsonl(tmp_path / "in.jsonl", [DONE_WHEN_LINE])
+    out = tmp_path / "o.jsonl"
+    reply = "P-001, visit C1D8: diarrhoea grade 3 on irinotecan 180 mg/m2; no fever. Also neutropenia."
+    with Scripted(default=(200, answer(reply))) as srv:
+        cfg = tmp_path / "llm.cfg"
+        cfg.write_text(
+            "[components.llm]\nfactory = \"llm\"\n\n[components.llm.task]\n@llm_tasks = \"ct.FollowUpRecord.v1\"\n\n"
+            f"[components.llm.model]\n@llm_models = \"ct.OpenAICompatible.v1\"\nendpoint = \"{srv.url}\"\nname = \"m\"\n"
+        )
+        result = run(src, "--output", out, "--model", reasoner_pipeline_dir, "--backend", "llm", "--config", cfg)
+    assert result.exit_code == 0, result.output
+    (rec,) = read_jsonl(out)
+    assert rec["record"] == reply + "\n"
+    # 'neutropenia' is a CTCAE synonym (Neutrophil count decreased) the input does not have
+    assert rec["issues"] == ["AE term 'neutropenia' is not in the input"]
+    prompt = srv.requests[0]["body"]["messages"][-1]["content"]
+    assert "adverse event: Diarrhea, grade 3" in prompt and V1_TEXT not in prompt
