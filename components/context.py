@@ -28,7 +28,7 @@ knows common abbreviations ("e.g.", "i.v.", "Dr.", "vs.").
 
 import re
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 NEGATED = "negated"
 SPECULATED = "speculated"

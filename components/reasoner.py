@@ -52,7 +52,6 @@ historical.
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import srsly
