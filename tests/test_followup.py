@@ -224,3 +224,25 @@ def test_serious_event_end_to_end_with_ct_reasoner(reasoner_nlp):
     assert "_" not in out["narrative"]  # criteria are written as words
     assert "- No vomiting" in out["record"]
     assert doc._.ct_followup_issues == []
+
+
+def test_initialize_from_config_takes_the_vocabulary_from_ct_reasoner(ctcae_xlsx_path, tmp_path):
+    """The assemble route: nlp.initialize() initializes ct_reasoner first, then ct_followup."""
+    from followup_cases import V1_CONTEXT, V1_TEXT
+
+    repo = Path(__file__).resolve().parents[1]
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ct_reasoner")
+    nlp.add_pipe("ct_followup")
+    nlp.config["initialize"]["components"]["ct_reasoner"] = {
+        "kb": {"@misc": "ct.read_ctcae.v1", "path": str(ctcae_xlsx_path)},
+        "synonyms": {"@misc": "ct.read_synonyms.v1", "path": str(repo / "assets" / "ctcae_synonyms.json")},
+    }
+    nlp.initialize()
+    assert "Neutrophil count decreased" in nlp.get_pipe("ct_followup").ae_terms
+    nlp.to_disk(tmp_path / "p")
+    loaded = spacy.load(tmp_path / "p")
+    assert loaded.get_pipe("ct_followup").ae_synonyms == nlp.get_pipe("ct_followup").ae_synonyms
+    doc = loaded.make_doc(V1_TEXT)
+    doc._.ct_context = dict(V1_CONTEXT)
+    assert loaded(doc)._.ct_followup_issues == []
