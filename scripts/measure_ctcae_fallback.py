@@ -96,6 +96,24 @@ def main(
                     fbp = f"{sum(hits) / len(hits):.2f}" if hits else "-"
                     print(f"| {t1:.2f} | {t2:.2f} | {returned / len(items):.3f} | {prec:.3f} | {len(hits)} | {fbp} |")
 
+        print("\n### end to end: CtcaeKB.normalize with the default settings")
+        full = CtcaeKB(table, synonyms)
+        returned = correct = 0
+        by_method = {}
+        for text, gold in items:
+            m = full.normalize(text)
+            if m is None:
+                continue
+            returned += 1
+            correct += m.term in gold
+            ok, n = by_method.get(m.method, (0, 0))
+            by_method[m.method] = (ok + (m.term in gold), n + 1)
+            if os.environ.get("SHOW") and m.term not in gold:
+                print(f"   wrong: {text!r} -> {m.term!r} ({m.method}, {m.score})")
+        print(f"fallback={full.fallback}, thresholds {full.fallback_threshold}/{full.embedding_threshold}: "
+              f"coverage {returned / len(items):.3f}, precision {correct / max(1, returned):.3f} "
+              f"({correct}/{returned}); by method: " + ", ".join(f"{k} {ok}/{n}" for k, (ok, n) in sorted(by_method.items())))
+
 
 if __name__ == "__main__":
     typer.run(main)
