@@ -45,9 +45,9 @@ def annotate_command(
     """Annotate folders of documents into docs.jsonl, errors.jsonl and CSV tables.
 
     Every input document ends up exactly once in docs.jsonl or errors.jsonl, also
-    after a crash and --resume. Exit status: 0 all documents annotated, 1 some
-    documents in errors.jsonl, 2 bad arguments / model / output directory,
-    130 interrupted (continue with --resume).
+    after a crash and --resume. Exit status: 0 all documents annotated, 3 finished
+    with some documents in errors.jsonl, 2 bad arguments / model / output
+    directory, 1 crashed, 130 interrupted (continue with --resume).
     """
     from .bulk.run import AnnotateOptions, annotate
 

@@ -141,7 +141,7 @@ def test_exit_codes(tmp_path, folder):
     bad = tmp_path / "bad_in"
     expected = write_bad_files(bad)
     code, log = run([bad], tmp_path / "o1", model)
-    assert code == 1, log
+    assert code == 3, log
     docs, errors = check_exactly_once(tmp_path / "o1", list(expected))
     assert {e["id"] for e in errors} == {k for k, v in expected.items() if v.startswith("error:")}
     assert {d["id"]: d["decoded"] for d in docs} == {k: v[4:] for k, v in expected.items() if v.startswith("doc:")}
@@ -172,7 +172,7 @@ def test_component_failure_is_isolated_to_its_document(tmp_path):
     for i in range(10):
         (src / f"{i}.txt").write_text("BOOM here" if i == 4 else f"fine document {i}")
     code, log = run([src], tmp_path / "out", str(tmp_path / "model"), batch_size=5)
-    assert code == 1, log
+    assert code == 3, log
     docs, errors = check_exactly_once(tmp_path / "out", [f"{i}.txt" for i in range(10)])
     assert len(docs) == 9
     (err,) = errors
@@ -216,7 +216,27 @@ def test_component_pipe_that_raises_does_not_end_the_run(tmp_path):
     for i in range(12):
         (src / f"{i:02d}.txt").write_text("BOOM" if i in (3, 9) else f"fine {i}")
     code, log = run([src], tmp_path / "out", str(tmp_path / "model"), batch_size=4)
-    assert code == 1, log
+    assert code == 3, log
     docs, errors = check_exactly_once(tmp_path / "out", [f"{i:02d}.txt" for i in range(12)])
     assert sorted(e["id"] for e in errors) == ["03.txt", "09.txt"]
     assert all("ct_test_pipe_raises" in e["error"] and "bad doc" in e["error"] for e in errors)
+
+
+def test_pipeline_with_a_cython_parser_component(tmp_path, folder):
+    """spaCy's ner cannot take an error handler (no attribute to set); the run
+    must still work, and a failure after it still be isolated."""
+    root, ids = folder
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("ner")
+    ner.add_label("DRUG")
+    nlp.initialize()
+    nlp.add_pipe("ct_test_fail_on_boom")
+    nlp.to_disk(tmp_path / "model")
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(6):
+        (src / f"{i}.txt").write_text("BOOM" if i == 2 else f"paclitaxel dose {i}")
+    code, log = run([src], tmp_path / "out", str(tmp_path / "model"), batch_size=4)
+    assert code == 3, log
+    docs, errors = check_exactly_once(tmp_path / "out", [f"{i}.txt" for i in range(6)])
+    assert [e["id"] for e in errors] == ["2.txt"] and len(docs) == 5

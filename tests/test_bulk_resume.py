@@ -141,7 +141,7 @@ def test_sigkill_then_resume_is_exactly_once(tmp_path, corpus, ctcae_xlsx_path):
         fh.write(b'{"id": "phee/0499.txt", "source": "phee/04')
 
     result = cli(args + ["--resume"], timeout=300)
-    assert result.returncode == 1, result.stderr[-3000:]  # finished, some documents in errors.jsonl
+    assert result.returncode == 3, result.stderr[-3000:]  # finished, some documents in errors.jsonl
     assert "truncated a partial last line" in result.stderr
     docs, errors = check_exactly_once(out, expected)
     check_exports(out, docs)
@@ -154,11 +154,11 @@ def test_sigkill_then_resume_is_exactly_once(tmp_path, corpus, ctcae_xlsx_path):
     assert {e["id"] for e in errors} >= {"rows.jsonl#8", "bad/binary.txt", "bad/empty.txt", "bad/huge.txt"}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["documents"] == len(docs) and summary["errors"] == len(errors)
-    assert summary["resumed"] >= killed_at and summary["exit_code"] == 1
+    assert summary["resumed"] >= killed_at and summary["exit_code"] == 3
     assert summary["run_documents"] + summary["run_errors"] + summary["resumed"] == len(expected)
 
     # resuming a finished run changes nothing
     before = (docs_path.read_bytes(), (out / "errors.jsonl").read_bytes())
     again = cli(args + ["--resume"], timeout=300)
-    assert again.returncode == 1
+    assert again.returncode == 3
     assert (docs_path.read_bytes(), (out / "errors.jsonl").read_bytes()) == before

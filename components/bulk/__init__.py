@@ -18,7 +18,7 @@ Ray only inside the Ray engine.
 
 #: Exit codes of ``en-clinical-trials annotate`` (the README documents them).
 EXIT_OK = 0
-EXIT_DOC_ERRORS = 1
+EXIT_DOC_ERRORS = 3
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 

@@ -32,6 +32,20 @@ def swallow_errors(proc_name, proc, docs, error) -> None:
     return None
 
 
+def set_error_handler(nlp, handler) -> None:
+    """Like ``nlp.set_error_handler``, but component by component: spaCy's
+    cython parsers (ner, parser) cannot take one (no attribute to set) and keep
+    raising, which :func:`annotate_stream` handles by settling the batch in
+    flight one document at a time."""
+    nlp.default_error_handler = handler
+    for _, pipe in nlp.pipeline:
+        if hasattr(pipe, "set_error_handler"):
+            try:
+                pipe.set_error_handler(handler)
+            except AttributeError:
+                pass
+
+
 def has_transformer(nlp) -> bool:
     for name, proc in nlp.pipeline:
         cls = type(proc).__name__.lower()
@@ -91,7 +105,7 @@ def annotate_stream(
             in_flight[item["id"]] = item
             yield item["text"], item["id"]
 
-    nlp.set_error_handler(swallow_errors)
+    set_error_handler(nlp, swallow_errors)
     out: List[Result] = []
     last = time.monotonic()
     stream = texts()

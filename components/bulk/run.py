@@ -3,10 +3,14 @@
 Exit codes (:mod:`ct_safety_nlp.bulk`):
 
 * 0 - every input document is in ``docs.jsonl``;
-* 1 - the run finished, but some documents are in ``errors.jsonl``;
+* 1 - the command crashed (an unexpected Python exception; committed work is
+  kept, so ``--resume`` continues after the cause is fixed);
 * 2 - nothing (more) was processed: bad arguments, inputs that do not exist,
   a model that does not load, an output directory that is in use or holds
   another run's results;
+* 3 - the run finished, but some documents are in ``errors.jsonl``
+  (deliberately not 1, so scripts can tell "finished with bad documents"
+  from "crashed");
 * 130 - interrupted (Ctrl-C / SIGTERM); what was committed is kept, continue
   with ``--resume``.
 """

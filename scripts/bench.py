@@ -1,0 +1,265 @@
+"""Benchmark: words/s and docs/s of a pipeline, and memory.
+
+Measures, each in a fresh subprocess (clean peak RSS), at every --processes value:
+
+* ``full``        - nlp.pipe with the whole pipeline;
+* ``transformer`` - only the transformer component (skipped, with a note,
+                    when the pipeline has none);
+* ``tokenizer``   - only the tokenizer (nlp.pipe with every component off);
+* ``annotate``    - the ``annotate`` command end to end (reading files,
+                    journal with fsync, exports), from its summary.json;
+
+and, with --files-rss, the peak RSS of ``annotate`` over folders of 1k / 10k
+small files (streaming: it should stay flat), using --rss-model (default: a
+blank English pipeline with an entity ruler, built on the fly).
+
+Results go to --output (JSON) and the same name with .md (a table for the
+README). Texts: PHEE sentences (``context`` field of a JSON-lines file) or any
+JSON-lines file with ``text``, cycled to --n-docs documents.
+
+    python scripts/bench.py --model en_clinical_trials --texts assets/phee/dev.json \\
+        --n-docs 1000 --processes 1,2 --files-rss 1000,10000 --output metrics/bench.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, help=__doc__)
+
+WARMUP = 16
+
+
+def _threads_env(n_process: int) -> Dict[str, str]:
+    per = max(1, (os.cpu_count() or 1) // n_process)
+    return dict(os.environ, OMP_NUM_THREADS=str(per), MKL_NUM_THREADS=str(per), TOKENIZERS_PARALLELISM="false")
+
+
+def _load_texts(path: Path, n_docs: int) -> List[str]:
+    texts: List[str] = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                obj = json.loads(line)
+                texts.append(obj.get("text") or obj.get("context") or "")
+    texts = [t for t in texts if t.strip()]
+    if not texts:
+        raise typer.BadParameter(f"{path} has no 'text' or 'context' fields")
+    return [texts[i % len(texts)] for i in range(n_docs)]
+
+
+def _transformer_name(nlp) -> Optional[str]:
+    for name, proc in nlp.pipeline:
+        if "transformer" in type(proc).__name__.lower() or "transformer" in name:
+            return name
+    return None
+
+
+@app.command("measure", hidden=True)
+def measure(model: str, mode: str, n_process: int, texts_file: Path, batch_size: int) -> None:
+    """(internal) one measurement in this process; prints a JSON line."""
+    import spacy
+
+    from ct_safety_nlp.extensions import register_extensions
+
+    register_extensions()
+    nlp = spacy.load(model)
+    if "torch" in sys.modules:  # only when the pipeline uses torch (importing it costs RSS)
+        sys.modules["torch"].set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    texts = json.loads(texts_file.read_text(encoding="utf-8"))
+    result: Dict[str, Any] = {"mode": mode, "n_process": n_process, "batch_size": batch_size}
+    if mode == "full":
+        enable = [name for name, _ in nlp.pipeline]
+    elif mode == "transformer":
+        name = _transformer_name(nlp)
+        if name is None:
+            result["skipped"] = "the pipeline has no transformer component"
+            print(json.dumps(result))
+            return
+        enable = [name]
+    elif mode == "tokenizer":
+        enable = []
+    else:
+        raise typer.BadParameter(f"unknown mode {mode!r}")
+    with nlp.select_pipes(enable=enable):
+        list(nlp.pipe(texts[:WARMUP], batch_size=batch_size))
+        start = time.perf_counter()
+        words = docs = 0
+        for doc in nlp.pipe(texts, n_process=n_process, batch_size=batch_size):
+            docs += 1
+            words += sum(1 for t in doc if not t.is_space)
+        seconds = time.perf_counter() - start
+    result.update(
+        {
+            "docs": docs,
+            "words": words,
+            "seconds": round(seconds, 3),
+            "words_per_s": round(words / seconds, 1),
+            "docs_per_s": round(docs / seconds, 2),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "worker_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+            if n_process > 1 else None,
+        }
+    )
+    print(json.dumps(result))
+
+
+def _run_child(cmd: List[str], env: Dict[str, str]) -> (int, str, str, float):
+    """Run cmd; RETURNS (exit code, stdout, stderr, peak RSS in MB of that
+    process and its children) via wait4."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return proc.returncode, out.read().decode(), err.read().decode(), usage.ru_maxrss / 1024
+
+
+def _measure_child(model: str, mode: str, n_process: int, texts_file: Path, batch_size: int) -> Dict[str, Any]:
+    cmd = [sys.executable, __file__, "measure", model, mode, str(n_process), str(texts_file), str(batch_size)]
+    code, out, err, _ = _run_child(cmd, _threads_env(n_process))
+    if code != 0:
+        raise RuntimeError(f"measurement {mode} x{n_process} failed:\n{err[-3000:]}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _annotate(model: str, folder: Path, n_process: int, batch_size: Optional[int], env=None) -> Dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out"
+        cmd = [sys.executable, "-m", "ct_safety_nlp.bulk", str(folder), "--output", str(out), "--model", model,
+               "--n-process", str(n_process), "--progress", "none"]
+        if batch_size:
+            cmd += ["--batch-size", str(batch_size)]
+        code, _, err, rss = _run_child(cmd, env or _threads_env(n_process))
+        if code not in (0, 3):  # 3: finished, some documents in errors.jsonl
+            raise RuntimeError(f"annotate x{n_process} failed (exit {code}):\n{err[-3000:]}")
+        summary = json.loads((out / "summary.json").read_text())
+    return {
+        "mode": "annotate", "n_process": n_process, "batch_size": summary["batch_size"],
+        "docs": summary["run_documents"], "errors": summary["run_errors"], "words": summary["run_words"],
+        "seconds": summary["processing_s"], "wall_s": summary["wall_s"],
+        "words_per_s": round(summary["words_per_s"], 1), "docs_per_s": round(summary["docs_per_s"], 2),
+        "peak_rss_mb": round(rss, 1),
+    }
+
+
+def _write_files(folder: Path, texts: List[str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, text in enumerate(texts):
+        sub = folder / f"{i // 1000:04d}"
+        sub.mkdir(exist_ok=True)
+        (sub / f"{i:06d}.txt").write_text(text, encoding="utf-8")
+
+
+def _blank_ruler(path: Path) -> str:
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler").add_patterns(
+        [{"label": "DRUG", "pattern": [{"LOWER": d}]} for d in ("cisplatin", "paclitaxel", "heparin", "lithium")]
+        + [{"label": "ADVERSE_EVENT", "pattern": [{"LOWER": a}]} for a in ("nausea", "neutropenia", "rash", "fever")]
+    )
+    nlp.to_disk(path)
+    return str(path)
+
+
+def _markdown(results: Dict[str, Any]) -> str:
+    lines = [
+        f"# Benchmark: `{results['model']}`",
+        "",
+        f"{results['n_docs']} documents ({results['texts']}), batch size {results['batch_size']}, "
+        f"{results['machine']['cpus']} CPUs, {results['machine']['platform']}, {results['date']}.",
+        "",
+        f"Command: `{results['command']}`",
+        "",
+        "| what | processes | words/s | docs/s | peak RSS (MB) | note |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for r in results["throughput"]:
+        if r.get("skipped"):
+            lines.append(f"| {r['mode']} | {r['n_process']} | - | - | - | {r['skipped']} |")
+            continue
+        rss = f"{r['peak_rss_mb']:.0f}"
+        if r.get("worker_peak_rss_mb"):
+            rss += f" (+ workers {r['worker_peak_rss_mb']:.0f} each)"
+        lines.append(f"| {r['mode']} | {r['n_process']} | {r['words_per_s']:.0f} | {r['docs_per_s']:.1f} | {rss} | |")
+    if results.get("files_rss"):
+        lines += ["", "Streaming: peak RSS of `annotate` by number of input files "
+                  f"(model `{results['rss_model']}`):", "", "| files | peak RSS (MB) | docs/s |", "|---:|---:|---:|"]
+        for r in results["files_rss"]:
+            lines.append(f"| {r['files']} | {r['peak_rss_mb']:.0f} | {r['docs_per_s']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+@app.command("run")
+def run(
+    model: str = typer.Option("en_clinical_trials", "--model", help="Installed package or pipeline directory."),
+    texts: Path = typer.Option(Path("assets/phee/dev.json"), "--texts", help="JSON lines with 'text' or 'context'."),
+    n_docs: int = typer.Option(1000, "--n-docs", help="Documents per measurement (texts are cycled)."),
+    processes: str = typer.Option("1,2", "--processes", help="Comma-separated process counts."),
+    modes: str = typer.Option("full,transformer,tokenizer,annotate", "--modes", help="What to measure."),
+    batch_size: int = typer.Option(64, "--batch-size"),
+    files_rss: str = typer.Option("", "--files-rss", help="Comma-separated file counts for the RSS-vs-files check, e.g. 1000,10000."),
+    rss_model: str = typer.Option("", "--rss-model", help="Model for --files-rss (default: blank + entity ruler)."),
+    output: Path = typer.Option(Path("metrics/bench.json"), "--output"),
+) -> None:
+    """Measure and write OUTPUT (.json) and OUTPUT with .md."""
+    if not texts.exists():
+        raise typer.BadParameter(f"--texts {texts} does not exist")
+    all_texts = _load_texts(texts, n_docs)
+    procs = [int(p) for p in processes.split(",") if p.strip()]
+    wanted = [m.strip() for m in modes.split(",") if m.strip()]
+    results: Dict[str, Any] = {
+        "model": model, "texts": str(texts), "n_docs": n_docs, "batch_size": batch_size,
+        "command": "python scripts/bench.py run " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "python scripts/bench.py run",
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "throughput": [], "files_rss": [],
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        texts_file = tmp_path / "texts.json"
+        texts_file.write_text(json.dumps(all_texts), encoding="utf-8")
+        folder = tmp_path / "files"
+        if "annotate" in wanted:
+            _write_files(folder, all_texts)
+        for n in procs:
+            for mode in wanted:
+                typer.echo(f"measuring {mode} x{n} ...", err=True)
+                if mode == "annotate":
+                    r = _annotate(model, folder, n, batch_size)
+                else:
+                    r = _measure_child(model, mode, n, texts_file, batch_size)
+                results["throughput"].append(r)
+                typer.echo("  " + json.dumps(r), err=True)
+        counts = [int(c) for c in files_rss.split(",") if c.strip()]
+        if counts:
+            results["rss_model"] = rss_model or "blank en + entity_ruler"
+            rmodel = rss_model or _blank_ruler(tmp_path / "blank_ruler")
+            for count in counts:
+                typer.echo(f"RSS with {count} files ...", err=True)
+                sub = tmp_path / f"rss_{count}"
+                _write_files(sub, [all_texts[i % len(all_texts)] for i in range(count)])
+                r = _annotate(rmodel, sub, 1, None)
+                results["files_rss"].append({"files": count, "peak_rss_mb": r["peak_rss_mb"], "docs_per_s": r["docs_per_s"]})
+                typer.echo("  " + json.dumps(results["files_rss"][-1]), err=True)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    output.with_suffix(".md").write_text(_markdown(results), encoding="utf-8")
+    typer.echo(_markdown(results))
+
+
+if __name__ == "__main__":
+    app()
