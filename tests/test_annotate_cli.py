@@ -240,3 +240,23 @@ def test_pipeline_with_a_cython_parser_component(tmp_path, folder):
     assert code == 3, log
     docs, errors = check_exactly_once(tmp_path / "out", [f"{i}.txt" for i in range(6)])
     assert [e["id"] for e in errors] == ["2.txt"] and len(docs) == 5
+
+
+class _Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("stream_cls,mode,marker", [(_Tty, "bar", "\r["), (io.StringIO, "lines", "\n")])
+def test_progress_modes(stream_cls, mode, marker):
+    from ct_safety_nlp.bulk.progress import Progress
+
+    stream = stream_cls()
+    progress = Progress(1000, stream=stream, interval=0.0)
+    assert progress.mode == mode
+    progress.update(docs=10, errors=1, words=200, bytes_done=250)
+    progress.update(docs=10, errors=0, words=200, bytes_done=250)
+    progress.close()
+    text = stream.getvalue()
+    assert marker in text and "docs/s" in text and "ETA" in text and " 50.0%" in text
+    assert "20 docs, 1 errors" in text

@@ -26,7 +26,7 @@ class Progress:
             mode = "bar" if getattr(self.stream, "isatty", lambda: False)() else "lines"
         self.mode = mode
         self.total_bytes = max(1, total_bytes)
-        self.interval = interval if mode == "lines" else 0.2
+        self.interval = interval if mode == "lines" else min(interval, 0.2)
         self.start = time.monotonic()
         self.last = 0.0
         self.docs = 0
@@ -67,8 +67,8 @@ class Progress:
         self.stream.flush()
 
     def close(self) -> None:
-        if self.mode == "lines" and (self.docs or self.errors):
-            self._emit(time.monotonic())
+        if self.mode in ("lines", "bar") and (self.docs or self.errors):
+            self._emit(time.monotonic())  # the final state
         if self.mode == "bar":
             self.stream.write("\n")
             self.stream.flush()

@@ -230,7 +230,6 @@ def annotate(opts: AnnotateOptions, stream: Optional[TextIO] = None) -> int:
     old_term = signal.signal(signal.SIGTERM, on_term) if _main_thread() else None
     t_proc = time.monotonic()
     status = "complete"
-    seen_files: set = set()
     run_words = 0
     seq = 0
     try:
@@ -255,7 +254,6 @@ def annotate(opts: AnnotateOptions, stream: Optional[TextIO] = None) -> int:
                     bytes_done += sizes.get(src, 0)
                 elif kind == "doc":
                     bytes_done += record.get("n_chars") or 0
-                seen_files.add(src)
             if docs:
                 from .exporters import write_shard
 
