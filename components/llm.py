@@ -87,10 +87,6 @@ Facts:
 Record:
 """
 
-_DEFAULT_SYSTEM_PROMPT = (
-    "You are a careful clinical-trial safety writer. You state only facts you are given."
-)
-
 
 def facts_for_prompt(facts: Dict[str, Any]) -> Dict[str, Any]:
     """The facts the prompt shows: normalized fields only (CTCAE term, grade, flags), no document text.
@@ -381,7 +377,7 @@ def make_openai_compatible(
     name: str,
     config: Dict[str, Any] = SimpleFrozenDict(temperature=0.0, max_tokens=512),
     api_key_env: Optional[str] = None,
-    system_prompt: Optional[str] = _DEFAULT_SYSTEM_PROMPT,
+    system_prompt: Optional[str] = None,
     max_tries: int = 3,
     interval: float = 1.0,
     max_request_time: float = 60.0,
@@ -396,7 +392,9 @@ def make_openai_compatible(
     config (dict): extra request fields (temperature, max_tokens, seed, ...).
     api_key_env (str | None): name of the environment variable with the API key
         (sent as a Bearer token); None for servers without auth.
-    system_prompt (str | None): system message sent before each prompt.
+    system_prompt (str | None): system message sent before each prompt (none by
+        default: the task's prompt carries the instructions; small local models
+        follow a single user message better).
     max_tries / interval / max_request_time: retries with exponential backoff
         (interval, 2*interval, ...) on connection errors, timeouts, 429 and 5xx;
         per-request timeout in seconds.

@@ -40,7 +40,8 @@ def load(folder):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    torch.set_num_threads(int(os.environ.get("CT_LLM_THREADS", "2")))
+    # one thread: with 2 on a busy 2-core machine, OpenMP barriers make a forward pass ~20x slower
+    torch.set_num_threads(int(os.environ.get("CT_LLM_THREADS", "1")))
     tok = AutoTokenizer.from_pretrained(str(folder), gguf_file=GGUF_NAME)
     model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=GGUF_NAME, torch_dtype=torch.float32)
     model.eval()
