@@ -12,7 +12,6 @@ faithfulness issue. Fatal problems (model, config, input file) exit 2.
 """
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
@@ -186,7 +185,7 @@ def generate_command(
     with output.open("w", encoding="utf-8") as out:
         for batch in _batches(_records(input_path, stats), batch_size):
             docs = []
-            for lineno, rid, text, context in batch:
+            for _lineno, _rid, text, context in batch:
                 doc = nlp.make_doc(text)
                 doc._.ct_context = context
                 docs.append(doc)

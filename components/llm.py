@@ -25,14 +25,16 @@ Neither is part of the shipped default pipeline. Add them with::
         "task": {"@llm_tasks": "ct.FollowUpRecord.v1"},
         "model": {"@llm_models": "ct.OpenAICompatible.v1",
                   "endpoint": "http://127.0.0.1:8080/v1", "name": "my-model",
-                  "api_key_env": null},
+                  "api_key_env": "MY_LLM_API_KEY"},  # or None: no auth
         "cache": {"@llm_misc": "spacy.BatchCache.v1", "path": "llm_cache",
                   "batch_size": 64, "max_batches_in_mem": 4},
     })
 
-spacy-llm's cache keys a Doc by its tokens only: two Docs with the same text
-but a different ``ct_context`` share one cache entry, so use the cache only
-where a text always comes with the same context.
+Run it after ``ct_reasoner`` with ``ct_followup`` disabled (or absent): both
+write ``doc._.ct_followup``. spacy-llm's cache keys a Doc by its tokens only:
+two Docs with the same text but a different ``ct_context`` share one cache
+entry, so use the cache only where a text always comes with the same context.
+A Doc restored from the cache carries ``ct_followup_issues`` as a tuple.
 """
 
 import json

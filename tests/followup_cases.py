@@ -5,7 +5,6 @@ real span, as the reasoner's contract says.
 """
 
 import spacy
-from spacy.tokens import Span
 
 from ct_safety_nlp.extensions import register_extensions
 
