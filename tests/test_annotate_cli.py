@@ -260,3 +260,16 @@ def test_progress_modes(stream_cls, mode, marker):
     text = stream.getvalue()
     assert marker in text and "docs/s" in text and "ETA" in text and " 50.0%" in text
     assert "20 docs, 1 errors" in text
+
+
+@pytest.mark.gpu
+def test_gpu_gives_the_same_records(tmp_path, folder):
+    """--gpu-id 0 (needs CUDA and the gpu extra): same records as on CPU."""
+    root, ids = folder
+    model, _ = blank_ruler_model()
+    assert run([root], tmp_path / "cpu", model)[0] == 0
+    code, log = run([root], tmp_path / "gpu", model, gpu_id=0)
+    assert code == 0, log
+    cpu = {d["id"]: d for d in read_jsonl(tmp_path / "cpu" / "docs.jsonl")}
+    gpu = {d["id"]: d for d in read_jsonl(tmp_path / "gpu" / "docs.jsonl")}
+    assert sorted(gpu) == sorted(ids) and gpu == cpu

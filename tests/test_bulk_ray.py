@@ -24,7 +24,7 @@ from bulk_helpers import (
 )
 from ct_safety_nlp.bulk.run import AnnotateOptions, annotate
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*")]
 
 
 def _import_ray():
