@@ -154,6 +154,14 @@ def run_ray(
             ctx.print_on_execution_start = False
         if not refs:
             return
+        if num_actors < 1:  # one actor per cpus_per_actor CPUs (or GPUs) of the cluster
+            resources = ray.cluster_resources()
+            if gpus_per_actor > 0:
+                num_actors = int(resources.get("GPU", 0) // gpus_per_actor)
+                if num_actors < 1:
+                    raise RuntimeError(f"the Ray cluster has no GPU for --gpus-per-actor {gpus_per_actor}")
+            else:
+                num_actors = max(1, int(resources.get("CPU", 1) // max(cpus_per_actor, 0.01)))
         rows = [{"ref": json.dumps(ref), "skip": json.dumps(skip_by_ref.get(ref["rel"], []))} for ref in refs]
         threads = str(max(1, int(cpus_per_actor)))
         ds = ray.data.from_items(rows, override_num_blocks=min(len(rows), max(1, num_actors * 4)))

@@ -215,13 +215,14 @@ def annotate(opts: AnnotateOptions, stream: Optional[TextIO] = None) -> int:
     else:
         from .engine_ray import run_ray
 
+        # paths absolute: actors do not share the driver's working directory
+        model = os.path.abspath(opts.model) if os.path.exists(opts.model) else opts.model
         results = run_ray(
-            pending, skip_rows, model=opts.model, batch_size=batch_size,
-            num_actors=opts.num_actors or max(1, int((opts.ray_num_cpus or os.cpu_count() or 1) // max(opts.cpus_per_actor, 1))),
+            pending, skip_rows, model=model, batch_size=batch_size, num_actors=opts.num_actors,
             cpus_per_actor=opts.cpus_per_actor, gpus_per_actor=opts.gpus_per_actor or (1.0 if opts.gpu_id >= 0 else 0.0),
             include_text=opts.include_text, keep_docs=opts.docbin, max_bytes=opts.max_bytes,
             text_field=opts.text_field, encoding=opts.encoding, address=opts.ray_address,
-            num_cpus=opts.ray_num_cpus, code=opts.code, show_progress=False,
+            num_cpus=opts.ray_num_cpus, code=os.path.abspath(opts.code) if opts.code else None, show_progress=False,
         )
 
     def on_term(signum, frame):
