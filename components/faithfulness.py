@@ -32,6 +32,7 @@ caller wrote them), so quoting the context is never a violation.
 Pure Python and regular expressions: no model, no network, deterministic.
 """
 
+import functools
 import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
@@ -101,16 +102,6 @@ def normalize_term(term: str) -> str:
     return t
 
 
-# After normalize_term, these spellings match both the American and the British form.
-_SPELLING_VARIANTS = (
-    ("diarrhea", "diarrho?ea"),
-    ("edema", "o?edema"),
-    ("anemia", "ana?emia"),
-    ("hem", "ha?em"),
-    ("esophag", "o?esophag"),
-)
-
-
 def normalize_dose(value: str, unit: str) -> Tuple[str, str]:
     """(value, unit) in a canonical form: '180.0' -> '180', 'mg/m²' -> 'mg/m2'."""
     v = value.replace(",", ".")
@@ -146,14 +137,31 @@ def find_grades(text: str) -> List[Tuple[int, int, str]]:
     return out
 
 
-def _word_pattern(term: str) -> "re.Pattern[str]":
-    parts = []
-    for p in term.split():
-        p = re.escape(p)
-        for plain, variant in _SPELLING_VARIANTS:
-            p = p.replace(plain, variant)
-        parts.append(p)
-    return re.compile(r"(?<![\w-])" + r"[\s-]+".join(parts) + r"(?![\w-])", re.IGNORECASE)
+_TOKEN_RE = re.compile(r"[^\W_]+")
+# what may stand between two words of one multi-word term: spaces or a hyphen
+_JOINER_RE = re.compile(r"[\s-]+")
+
+
+def _term_key(term: str) -> Tuple[str, ...]:
+    """Token key of a term: its words, each normalized (so 'Diarrhoea' == 'diarrhea')."""
+    return tuple(normalize_term(t) for t in _TOKEN_RE.findall(str(term).lower()))
+
+
+class _TermIndex:
+    """Word-n-gram lookup of terms: longest match first, O(words x longest term)."""
+
+    def __init__(self, terms: Iterable[str]):
+        self.keys: Dict[Tuple[str, ...], str] = {}
+        for term in sorted(set(terms)):
+            key = _term_key(term)
+            if key:
+                self.keys.setdefault(key, term)
+        self.maxlen = max((len(k) for k in self.keys), default=0)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_index(terms: Tuple[str, ...]) -> _TermIndex:
+    return _TermIndex(terms)
 
 
 def _segments(text: str) -> List[Tuple[int, str]]:
@@ -216,11 +224,12 @@ class _Facts:
                 self.term_to_aes[surface] = self.term_to_aes[canonical]
             elif canonical in self.negative_terms:
                 self.negative_terms.add(surface)
-        vocab_terms |= set(self.term_to_aes) | self.negative_terms
+        own = set(self.term_to_aes) | self.negative_terms
         # longest first, so "febrile neutropenia" wins over "neutropenia"
-        self.term_patterns = [(t, _word_pattern(t)) for t in sorted(vocab_terms, key=lambda s: (-len(s), s))]
+        # the (large, shared) vocabulary index is cached; the input's own terms are a small one
+        self.term_indexes = [_cached_index(tuple(sorted(vocab_terms - own))), _TermIndex(own)]
         drug_terms = {normalize_term(d) for d in drug_vocabulary if d and str(d).strip()} | self.drugs
-        self.drug_patterns = [(d, _word_pattern(d)) for d in sorted(drug_terms, key=lambda s: (-len(s), s))]
+        self.drug_indexes = [_TermIndex(drug_terms)]
 
 
 def _ae_names(ae: Dict[str, Any]) -> Set[str]:
@@ -232,17 +241,35 @@ def _ae_names(ae: Dict[str, Any]) -> Set[str]:
     return names
 
 
-def _find_terms(segment: str, patterns: Sequence[Tuple[str, "re.Pattern[str]"]]) -> List[Tuple[str, int, int]]:
-    """Non-overlapping term mentions (longest first): (term, start, end)."""
+def _find_terms(segment: str, indexes: Sequence[_TermIndex]) -> List[Tuple[str, int, int]]:
+    """Non-overlapping term mentions, longest first: (normalized term, start, end)."""
+    words = [(m.group(0).lower(), m.start(), m.end()) for m in _TOKEN_RE.finditer(segment)]
+    keys = [normalize_term(w) for w, _, _ in words]
+    maxlen = max((ix.maxlen for ix in indexes), default=0)
     found: List[Tuple[str, int, int]] = []
-    taken: List[Tuple[int, int]] = []
-    for term, pat in patterns:
-        for m in pat.finditer(segment):
-            if any(m.start() < e and s < m.end() for s, e in taken):
+    i = 0
+    while i < len(words):
+        hit = None
+        for n in range(min(maxlen, len(words) - i), 0, -1):
+            # the words of a multi-word term are joined by spaces or hyphens only
+            if n > 1 and not all(
+                _JOINER_RE.fullmatch(segment[words[j][2] : words[j + 1][1]]) for j in range(i, i + n - 1)
+            ):
                 continue
-            found.append((term, m.start(), m.end()))
-            taken.append((m.start(), m.end()))
-    return sorted(found, key=lambda x: x[1])
+            key = tuple(keys[i : i + n])
+            for ix in indexes:
+                if key in ix.keys:
+                    hit = (ix.keys[key], n)
+                    break
+            if hit:
+                break
+        if hit:
+            term, n = hit
+            found.append((term, words[i][1], words[i + n - 1][2]))
+            i += n
+        else:
+            i += 1
+    return found
 
 
 def _negated_before(segment: str, start: int) -> bool:
@@ -290,7 +317,7 @@ def check_faithfulness(
             issues.append(msg)
 
     for _, seg in _segments(text):
-        terms = _find_terms(seg, f.term_patterns)
+        terms = _find_terms(seg, f.term_indexes)
         drug_spans: List[Tuple[int, int]] = []
         # 1. AE terms
         for term, start, _end in terms:
@@ -316,7 +343,7 @@ def check_faithfulness(
             elif grade not in f.grades:
                 add(f"'{surface}' is not a grade of any AE in the input")
         # 3. drugs
-        for drug, start, end in _find_terms(seg, f.drug_patterns):
+        for drug, start, end in _find_terms(seg, f.drug_indexes):
             drug_spans.append((start, end))
             if drug not in f.drugs:
                 add(f"drug '{drug}' is not in the input")

@@ -31,6 +31,7 @@ saved with the pipeline (``to_disk``), so a packaged pipeline never reads the
 folder again. Rendering is deterministic: same Doc and context, same text.
 """
 
+import functools
 import json
 from importlib import resources
 from pathlib import Path
@@ -268,8 +269,9 @@ def _view(facts: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
-def render_followup(facts: Dict[str, Any], templates: Dict[str, str]) -> Dict[str, Any]:
-    """Render record and narrative from ``facts`` with the given template sources."""
+@functools.lru_cache(maxsize=32)
+def _compile(source: str):
+    """A sandboxed, strict Jinja2 template, compiled once per source text."""
     import jinja2
     import jinja2.sandbox
 
@@ -280,12 +282,19 @@ def render_followup(facts: Dict[str, Any], templates: Dict[str, str]) -> Dict[st
         keep_trailing_newline=False,
         autoescape=False,
     )
+    return env.from_string(source)
+
+
+def render_followup(facts: Dict[str, Any], templates: Dict[str, str]) -> Dict[str, Any]:
+    """Render record and narrative from ``facts`` with the given template sources."""
+    import jinja2
+
     view = _view(facts)
     try:
-        record = env.from_string(templates["record.md.j2"]).render(**view).strip() + "\n"
+        record = _compile(templates["record.md.j2"]).render(**view).strip() + "\n"
         narrative: Optional[str] = None
         if view["serious_aes"]:
-            narrative = env.from_string(templates["narrative.txt.j2"]).render(**view).strip() or None
+            narrative = _compile(templates["narrative.txt.j2"]).render(**view).strip() or None
     except jinja2.TemplateError as err:
         raise ValueError(f"ct_followup: template failed to render: {err}") from err
     return {"record": record, "narrative": narrative, "backend": "template"}
