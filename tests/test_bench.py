@@ -36,7 +36,8 @@ def test_bench_writes_results(tmp_path, phee_dev_path):
     for mode in ("full", "annotate"):
         r = by_mode[mode]
         assert r["docs"] == 40 and r["words"] > 40 * 5, r
-        assert r["words_per_s"] == pytest.approx(r["words"] / r["seconds"], rel=0.05)
+        # seconds are rounded to ms in the results: allow for that on tiny runs
+        assert r["words"] / (r["seconds"] + 0.001) <= r["words_per_s"] <= r["words"] / max(r["seconds"] - 0.001, 1e-6)
         assert r["peak_rss_mb"] > 20
     assert by_mode["full"]["words"] == by_mode["annotate"]["words"]
     (rss,) = data["files_rss"]
