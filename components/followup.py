@@ -125,7 +125,7 @@ def build_facts(doc: Doc) -> Dict[str, Any]:
             "grade": ae.get("grade"),
             "serious": ae.get("serious"),
             "seriousness_criteria": list(ae.get("seriousness_criteria") or []),
-            "drugs": list(ae.get("drugs") or []),
+            "drugs": _uniq(str(d) for d in ae.get("drugs") or []),
             "dlt": ae.get("dlt"),
             "action": ae.get("action"),
             "speculated": bool(ae.get("speculated")),

@@ -129,7 +129,10 @@ def test_context_none_and_free_fields():
 
 
 def test_facts_split_negated_and_collect_drugs_and_doses():
-    facts = build_facts(sae_doc())
+    doc = sae_doc()
+    doc._.ct_adverse_events[0]["drugs"] = ["Cisplatin", "cisplatin"]  # the reasoner may repeat a drug
+    facts = build_facts(doc)
+    assert facts["adverse_events"][0]["drugs"] == ["Cisplatin"]
     assert [a["term"] for a in facts["adverse_events"]] == ["Febrile neutropenia", "Nausea", "Anemia"]
     assert [n["term"] for n in facts["pertinent_negatives"]] == ["Rash maculo-papular"]
     assert facts["drugs"] == ["cisplatin"]
