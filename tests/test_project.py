@@ -128,6 +128,10 @@ def test_project_workflow_builds_installs_and_loads_the_package(project_copy):
     root = project_copy
     project_run(root, "convert")
     project_run(root, "train", "--vars.max_steps", "4")
+    project_run(root, "tune")
+    tuned = json.loads((root / "training" / "transformer" / "model-tuned" / "thresholds.json").read_text())
+    assert len(tuned["grid"]) == 4 * 7 and 0 < tuned["best"]["spancat_threshold"] < 1
+    assert spacy.load(root / "training" / "transformer" / "model-tuned").get_pipe("spancat").cfg["threshold"] == tuned["best"]["spancat_threshold"]
     project_run(root, "evaluate")
     assert (root / "metrics" / "transformer" / "scores.md").exists()
     project_run(root, "assemble")
