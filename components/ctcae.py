@@ -157,7 +157,8 @@ def _clean_cell(value: Any) -> Optional[str]:
     return text
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 hex digest of a file, read in chunks (also used by the project's scripts)."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 16), b""):
@@ -232,7 +233,7 @@ def read_ctcae_workbook(path: Union[str, Path]) -> Dict[str, Any]:
         workbook.close()
     if not terms:
         raise ValueError(f"{path}: no CTCAE terms found in sheet '{sheet.title}'")
-    return {"version": CTCAE_VERSION, "source": path.name, "source_sha256": _file_sha256(path), "terms": terms}
+    return {"version": CTCAE_VERSION, "source": path.name, "source_sha256": file_sha256(path), "terms": terms}
 
 
 @registry.misc("ct.read_ctcae.v1")

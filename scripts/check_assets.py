@@ -7,19 +7,12 @@ the expected and the actual digest. (`spacy project assets` checks the MD5 in
 `checksum`; the sha256 in `sha256` is the digest the data's README publishes.)
 """
 
-import hashlib
 import sys
 from pathlib import Path
 
 import srsly
 
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from ct_safety_nlp.ctcae import file_sha256 as sha256
 
 
 def main(project_path: str = "project.yml") -> int:

@@ -18,7 +18,6 @@ Label contract (README, "Labels"):
 Each fragment of a discontinuous mention becomes its own span.
 """
 
-import hashlib
 import json
 import random
 from collections import Counter
@@ -29,6 +28,8 @@ import spacy
 import typer
 from spacy.tokens import Doc, DocBin, Span
 from spacy.util import filter_spans
+
+from ct_safety_nlp.ctcae import file_sha256 as sha256
 
 ENT_LABELS = ("DRUG", "DOSE", "ROUTE", "FREQUENCY", "DURATION", "ADVERSE_EVENT")
 # (path inside an event, label). "Treatment.Combination.Drug" covers every
@@ -168,10 +169,6 @@ def write_docbin(nlp, records: Iterable[dict], path: Path, stats: Counter) -> No
         except KeyError as err:
             raise PheeFormatError(f"record {record.get('id', '?')!r}: missing field {err}") from err
     db.to_disk(path)
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @app.command()
