@@ -11,7 +11,8 @@ Label contract (README, "Labels"):
 
 * ``doc.ents`` (flat): DRUG, DOSE, ROUTE, FREQUENCY, DURATION, ADVERSE_EVENT.
 * ``doc.spans["sc"]`` (may nest/overlap): the six above plus TREATMENT,
-  SUBJECT, INDICATION, AGE, GENDER, TIME_ELAPSED, SEVERITY, SPECULATION.
+  SUBJECT, AGE, GENDER, TIME_ELAPSED, SEVERITY. (INDICATION and SPECULATION
+  were tried and dropped: see the README, "What limits the scores".)
 * ``doc.spans["span_candidates"]``: the unlabeled boundaries of every sc span,
   the training signal of the ``span_finder`` that suggests spans to spancat.
 
@@ -45,12 +46,10 @@ ENT_PATHS: Tuple[Tuple[str, str], ...] = (
 EXTRA_SPAN_PATHS: Tuple[Tuple[str, str], ...] = (
     ("Treatment", "TREATMENT"),
     ("Subject", "SUBJECT"),
-    ("Treatment.Disorder", "INDICATION"),
     ("Subject.Age", "AGE"),
     ("Subject.Gender", "GENDER"),
     ("Treatment.Time_elapsed", "TIME_ELAPSED"),
     ("Severity", "SEVERITY"),
-    ("Speculated", "SPECULATION"),
 )
 SPAN_LABELS = ENT_LABELS + tuple(label for _, label in EXTRA_SPAN_PATHS)
 SPANS_KEY = "sc"
