@@ -6,8 +6,8 @@ wrote to ``doc.spans[candidates_key]`` and caps their number per document.
 Why a cap: the span finder marks a token as a span start/end when its score
 passes a threshold and suggests every start-end pair up to ``max_length``. Early
 in training (and on text far from the training data) almost every token passes,
-which would hand spancat up to ``max_length`` x n candidates per doc; that made
-training ~10x slower and blew up spancat's loss. The cap keeps the shortest
+which would hand spancat up to ``max_length`` x n candidates per doc, with a
+loss (summed over candidates) that swamps the other components'. The cap keeps the shortest
 ``max_per_token`` x n candidates (long TREATMENT / SUBJECT spans survive as soon
 as the finder is trained: then it proposes only a few dozen per sentence).
 
