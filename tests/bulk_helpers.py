@@ -43,6 +43,18 @@ def _model_root() -> Path:
     return Path(tempfile.mkdtemp(prefix="ct_bulk_models_"))
 
 
+def _add_delay_component(nlp, root: Path) -> str:
+    """Write the slow test component's code file, register it and add it to nlp; return the file."""
+    import importlib.util
+
+    code = str(root / "delay_code.py")
+    Path(code).write_text(DELAY_CODE)
+    spec = importlib.util.spec_from_file_location("ct_test_delay_code", code)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    nlp.add_pipe("ct_test_delay")
+    return code
+
+
 @lru_cache(maxsize=None)
 def blank_ruler_model(delay: bool = False) -> Tuple[str, str]:
     """(model dir, code file or '') of spacy.blank('en') + entity_ruler."""
@@ -53,13 +65,7 @@ def blank_ruler_model(delay: bool = False) -> Tuple[str, str]:
     nlp = spacy.blank("en")
     nlp.add_pipe("entity_ruler").add_patterns(ruler_patterns())
     if delay:
-        code = str(root / "delay_code.py")
-        Path(code).write_text(DELAY_CODE)
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location("ct_test_delay_code", code)
-        spec.loader.exec_module(importlib.util.module_from_spec(spec))
-        nlp.add_pipe("ct_test_delay")
+        code = _add_delay_component(nlp, root)
     nlp.to_disk(root / "model")
     return str(root / "model"), code
 
@@ -78,13 +84,7 @@ def reasoner_model(ctcae_xlsx_path: str, delay: bool = False) -> Tuple[str, str]
     nlp = spacy.blank("en")
     nlp.add_pipe("entity_ruler").add_patterns([p for p in ruler_patterns() if p["label"] == "DRUG"])
     if delay:
-        code = str(root / "delay_code.py")
-        Path(code).write_text(DELAY_CODE)
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location("ct_test_delay_code", code)
-        spec.loader.exec_module(importlib.util.module_from_spec(spec))
-        nlp.add_pipe("ct_test_delay")
+        code = _add_delay_component(nlp, root)
     nlp.add_pipe("ct_reasoner")
     data = {
         "kb": registry.misc.get("ct.read_ctcae.v1")(ctcae_xlsx_path),
