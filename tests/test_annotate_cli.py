@@ -163,17 +163,25 @@ def _fail_on_boom(doc):
     return doc
 
 
-def test_component_failure_is_isolated_to_its_document(tmp_path):
-    nlp = spacy.blank("en")
-    nlp.add_pipe("ct_test_fail_on_boom")
+def _run_on_texts(tmp_path, nlp, texts, batch_size):
+    """Save nlp, write texts ({file name: text}) into a folder, annotate it;
+    return (exit code, log, docs, errors) after checking exactly-once output."""
     nlp.to_disk(tmp_path / "model")
     src = tmp_path / "in"
     src.mkdir()
-    for i in range(10):
-        (src / f"{i}.txt").write_text("BOOM here" if i == 4 else f"fine document {i}")
-    code, log = run([src], tmp_path / "out", str(tmp_path / "model"), batch_size=5)
+    for name, text in texts.items():
+        (src / name).write_text(text)
+    code, log = run([src], tmp_path / "out", str(tmp_path / "model"), batch_size=batch_size)
+    docs, errors = check_exactly_once(tmp_path / "out", list(texts))
+    return code, log, docs, errors
+
+
+def test_component_failure_is_isolated_to_its_document(tmp_path):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ct_test_fail_on_boom")
+    texts = {f"{i}.txt": "BOOM here" if i == 4 else f"fine document {i}" for i in range(10)}
+    code, log, docs, errors = _run_on_texts(tmp_path, nlp, texts, batch_size=5)
     assert code == 3, log
-    docs, errors = check_exactly_once(tmp_path / "out", [f"{i}.txt" for i in range(10)])
     assert len(docs) == 9
     (err,) = errors
     assert err["id"] == "4.txt" and err["stage"] == "nlp"
@@ -210,14 +218,9 @@ def _make_pipe_raises(nlp, name):
 def test_component_pipe_that_raises_does_not_end_the_run(tmp_path):
     nlp = spacy.blank("en")
     nlp.add_pipe("ct_test_pipe_raises")
-    nlp.to_disk(tmp_path / "model")
-    src = tmp_path / "in"
-    src.mkdir()
-    for i in range(12):
-        (src / f"{i:02d}.txt").write_text("BOOM" if i in (3, 9) else f"fine {i}")
-    code, log = run([src], tmp_path / "out", str(tmp_path / "model"), batch_size=4)
+    texts = {f"{i:02d}.txt": "BOOM" if i in (3, 9) else f"fine {i}" for i in range(12)}
+    code, log, docs, errors = _run_on_texts(tmp_path, nlp, texts, batch_size=4)
     assert code == 3, log
-    docs, errors = check_exactly_once(tmp_path / "out", [f"{i:02d}.txt" for i in range(12)])
     assert sorted(e["id"] for e in errors) == ["03.txt", "09.txt"]
     assert all("ct_test_pipe_raises" in e["error"] and "bad doc" in e["error"] for e in errors)
 
@@ -231,14 +234,9 @@ def test_pipeline_with_a_cython_parser_component(tmp_path, folder):
     ner.add_label("DRUG")
     nlp.initialize()
     nlp.add_pipe("ct_test_fail_on_boom")
-    nlp.to_disk(tmp_path / "model")
-    src = tmp_path / "in"
-    src.mkdir()
-    for i in range(6):
-        (src / f"{i}.txt").write_text("BOOM" if i == 2 else f"paclitaxel dose {i}")
-    code, log = run([src], tmp_path / "out", str(tmp_path / "model"), batch_size=4)
+    texts = {f"{i}.txt": "BOOM" if i == 2 else f"paclitaxel dose {i}" for i in range(6)}
+    code, log, docs, errors = _run_on_texts(tmp_path, nlp, texts, batch_size=4)
     assert code == 3, log
-    docs, errors = check_exactly_once(tmp_path / "out", [f"{i}.txt" for i in range(6)])
     assert [e["id"] for e in errors] == ["2.txt"] and len(docs) == 5
 
 
