@@ -563,6 +563,7 @@ class CtcaeKB:
         # embedding fallback: entries are (term, surface); the matrix is float16
         self._emb_entries: List[Tuple[str, str]] = [(t, s) for t, s in self._canon.values()]
         self._emb_matrix = None
+        self._emb_matrix32 = None  # float32 copy for the similarity product, made once
         self._encoder = None  # (tokenizer, model), loaded lazily, never pickled
         self._encoder_failed = False
         if embeddings is not None:
@@ -754,8 +755,10 @@ class CtcaeKB:
             return None
         import numpy
 
+        if self._emb_matrix32 is None:
+            self._emb_matrix32 = self._emb_matrix.astype(numpy.float32)
         vec = _embed(self._encoder, [query])[0].astype(numpy.float32)
-        sims = self._emb_matrix.astype(numpy.float32) @ vec
+        sims = self._emb_matrix32 @ vec
         idx = int(sims.argmax())
         score = float(sims[idx])
         if score < threshold:
