@@ -54,7 +54,10 @@ def main(
     import spacy
 
     texts = _texts(texts_path, n_docs)
-    nlp = spacy.load(model)
+    try:
+        nlp = spacy.load(model)
+    except (OSError, ValueError) as err:
+        raise typer.BadParameter(f"cannot load pipeline {model!r}: {err}") from err
     first = time_pass(nlp, texts[:n_docs], batch_size)
     rest = texts[n_docs : 2 * n_docs] or texts[:n_docs]
     second = time_pass(nlp, rest, batch_size)

@@ -35,3 +35,9 @@ def test_too_few_texts_is_a_clear_error(tmp_path):
     result = _run(model, str(texts), "--n-docs", "3")
     assert result.returncode != 0
     assert "few.jsonl has 2 texts" in result.stderr and "--n-docs 3" in result.stderr
+
+
+def test_unknown_model_is_a_clear_error(tmp_path, phee_dev_path):
+    result = _run(str(tmp_path / "no_such_pipeline"), str(phee_dev_path), "--n-docs", "2")
+    assert result.returncode != 0
+    assert "cannot load pipeline" in result.stderr and "no_such_pipeline" in result.stderr
