@@ -256,11 +256,28 @@ class CtReasoner:
     # ------------------------------------------------------------------- run
     def __call__(self, doc: Doc) -> Doc:
         self._require()
+        ents = list(doc.ents)
+        return self._annotate(doc, ents, self._span_candidates(doc, ents))
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128):
+        """:meth:`__call__` on each Doc; the KB first normalises all the model's
+        AE spans of a batch in one go (one encoder call for the embedding fallback)."""
+        for batch in minibatch(stream, size=batch_size):
+            self._require()
+            ents = [list(doc.ents) for doc in batch]
+            candidates = [self._span_candidates(doc, doc_ents) for doc, doc_ents in zip(batch, ents)]
+            self.kb.normalize_many(span[2] for model_ents, group in candidates for span in model_ents + group)
+            for doc, doc_ents, doc_candidates in zip(batch, ents, candidates):
+                yield self._annotate(doc, doc_ents, doc_candidates)
+
+    def _annotate(self, doc: Doc, ents: List[Any], candidates) -> Doc:
+        """Write the AEs and regimens of ``doc``, given its entities (``doc.ents``,
+        built once) and its model AE spans (:meth:`_span_candidates`)."""
         text = doc.text
         sentences = self._sentences(doc)
         labs = self._lab_findings(text) if self.use_lab_mentions else []
-        mentions = self._mentions(doc, labs, sentences)
-        drugs_by_sent = self._drugs(doc, sentences)
+        mentions = self._mentions(doc, labs, sentences, self._model_spans(candidates))
+        drugs_by_sent = self._drugs(doc, ents, sentences)
         events = []
         for sent in sentences:
             in_sent = [m for m in mentions if sent[0] <= m.start < sent[1]]
@@ -272,21 +289,8 @@ class CtReasoner:
                     self._event(text, m, sent, clause, in_sent, drugs_by_sent.get(sent, []), linked.get(clause, []))
                 )
         doc._.ct_adverse_events = events
-        doc._.ct_regimens = self._regimens(doc, sentences)
+        doc._.ct_regimens = self._regimens(doc, ents, sentences)
         return doc
-
-    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128):
-        """:meth:`__call__` on each Doc; the KB first normalises all the model's
-        AE spans of a batch in one go (one encoder call for the embedding fallback)."""
-        for batch in minibatch(stream, size=batch_size):
-            self._require()
-            texts: List[str] = []
-            for doc in batch:
-                ents, candidates = self._span_candidates(doc)
-                texts.extend(span[2] for span in ents + candidates)
-            self.kb.normalize_many(texts)
-            for doc in batch:
-                yield self(doc)
 
     # --------------------------------------------------------------- helpers
     @staticmethod
@@ -329,12 +333,12 @@ class CtReasoner:
             end -= 1
         return doc[start:end] if end > start else None
 
-    def _span_candidates(self, doc: Doc) -> Tuple[List[Tuple[int, int, str, str]], List[Tuple[int, int, str, str, float]]]:
+    def _span_candidates(self, doc: Doc, doc_ents: List[Any]) -> Tuple[List[Tuple[int, int, str, str]], List[Tuple[int, int, str, str, float]]]:
         """The model's AE spans before any KB look-up, trimmed: the NER entities
         ``(start, end, text, label)``, and the span-group spans that overlap none
         of them ``(start, end, text, label, spancat score)``."""
         ents = []
-        for e in doc.ents:
+        for e in doc_ents:
             t = self._trim(e) if e.label_ in self.ae_labels else None
             if t is not None:
                 ents.append((t.start_char, t.end_char, t.text, e.label_))
@@ -352,14 +356,14 @@ class CtReasoner:
                 candidates.append((t.start_char, t.end_char, t.text, s.label_, score))
         return ents, candidates
 
-    def _model_spans(self, doc: Doc) -> List[Tuple[int, int, str, str]]:
+    def _model_spans(self, span_candidates) -> List[Tuple[int, int, str, str]]:
         """AE spans of the model: NER entities first, then span-group spans that
         overlap none of them. Overlapping span-group spans (a span categorizer
         proposes "febrile neutropenia" and "with febrile neutropenia") are one
         cluster, of which one span is kept: the one whose text the KB
         normalises, then the highest spancat score, then the shortest (greedy,
         so two AEs side by side stay two)."""
-        spans, candidates = self._span_candidates(doc)
+        spans, candidates = span_candidates
         known = [m is not None for m in self.kb.normalize_many(c[2] for c in candidates)]
         # greedy: best candidates first, each kept if it overlaps nothing kept
         ranked = sorted(zip(candidates, known), key=lambda ck: (not ck[1], -ck[0][4], ck[0][1] - ck[0][0], ck[0][0]))
@@ -369,12 +373,12 @@ class CtReasoner:
                 kept.append(c[:4])
         return sorted(set(spans + kept))
 
-    def _mentions(self, doc: Doc, labs: list, sentences: List[Tuple[int, int]]) -> List[_Mention]:
+    def _mentions(self, doc: Doc, labs: list, sentences: List[Tuple[int, int]], model_spans: List[Tuple[int, int, str, str]]) -> List[_Mention]:
         text = doc.text
         mentions: List[_Mention] = []
         kb_mentions = self.kb.find_mentions(text) if self.use_kb_mentions else []
         absorbed = set()  # KB mentions merged into a model span
-        for start, end, span_text, label in self._model_spans(doc):
+        for start, end, span_text, label in model_spans:
             overlapping = [k for k in kb_mentions if k.start_char < end and start < k.end_char]
             match = self.kb.normalize(span_text)
             covering = [k for k in overlapping if k.start_char <= start and end <= k.end_char and (k.start_char, k.end_char) != (start, end)]
@@ -462,8 +466,8 @@ class CtReasoner:
                 mentions.append(target)
             target.labs.append(lab)
 
-    def _drugs(self, doc: Doc, sentences: List[Tuple[int, int]]) -> Dict[Tuple[int, int], List[Tuple[int, int, str]]]:
-        ents = [(e.start_char, e.end_char, e.text) for e in doc.ents if e.label_ == "DRUG"]
+    def _drugs(self, doc: Doc, doc_ents: List[Any], sentences: List[Tuple[int, int]]) -> Dict[Tuple[int, int], List[Tuple[int, int, str]]]:
+        ents = [(e.start_char, e.end_char, e.text) for e in doc_ents if e.label_ == "DRUG"]
         if self.spans_key in doc.spans:
             ents += [(s.start_char, s.end_char, s.text) for s in doc.spans[self.spans_key] if s.label_ == "DRUG"]
         use_rule = self.drug_rule and not ents
@@ -615,9 +619,8 @@ class CtReasoner:
                 evidence += verdict["evidence"]
         return event
 
-    def _regimens(self, doc: Doc, sentences) -> List[Dict[str, Any]]:
+    def _regimens(self, doc: Doc, ents: List[Any], sentences) -> List[Dict[str, Any]]:
         text = doc.text
-        ents = list(doc.ents)
         doses = [(e.start_char, e.end_char) for e in ents if e.label_ == "DOSE"]
         from_model = bool(doses)
         if not from_model:
