@@ -21,14 +21,22 @@ app = typer.Typer(add_completion=False)
 def _texts(path: Path, n: int) -> List[str]:
     texts = []
     with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
                 obj = json.loads(line)
-                text = obj.get("text") or obj.get("context") or ""
-                if text.strip():
-                    texts.append(text)
+            except json.JSONDecodeError as err:
+                raise typer.BadParameter(f"{path}:{number}: not JSON ({err.msg})") from err
+            if not isinstance(obj, dict):
+                raise typer.BadParameter(f"{path}:{number}: expected a JSON object with 'text' or 'context', got {type(obj).__name__}")
+            text = obj.get("text") or obj.get("context") or ""
+            if isinstance(text, str) and text.strip():
+                texts.append(text)
     if len(texts) < n:
-        raise typer.BadParameter(f"{path} has {len(texts)} texts; two passes of --n-docs {n} need {n}")
+        raise typer.BadParameter(
+            f"{path} has {len(texts)} texts; --n-docs {n} needs at least {n} (2 x {n} for two different passes)"
+        )
     return texts
 
 

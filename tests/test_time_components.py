@@ -41,3 +41,14 @@ def test_unknown_model_is_a_clear_error(tmp_path, phee_dev_path):
     result = _run(str(tmp_path / "no_such_pipeline"), str(phee_dev_path), "--n-docs", "2")
     assert result.returncode != 0
     assert "cannot load pipeline" in result.stderr and "no_such_pipeline" in result.stderr
+
+
+def test_bad_line_is_named(tmp_path):
+    model, _ = blank_ruler_model()
+    for content, message in (('{"text": "one"}\nnot json\n', "bad.jsonl:2: not JSON"),
+                             ('{"text": "one"}\n["a list"]\n', "bad.jsonl:2: expected a JSON object")):
+        texts = tmp_path / "bad.jsonl"
+        texts.write_text(content)
+        result = _run(model, str(texts), "--n-docs", "1")
+        assert result.returncode != 0
+        assert message in result.stderr, result.stderr[-2000:]
