@@ -138,7 +138,7 @@ def _measure_child(model: str, mode: str, n_process: int, texts_file: Path, batc
 def _annotate(model: str, folder: Path, n_process: int, batch_size: Optional[int], env=None) -> Dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out"
-        cmd = [sys.executable, "-m", "ct_safety_nlp.bulk", str(folder), "--output", str(out), "--model", model,
+        cmd = [sys.executable, "-m", "ct_safety_nlp.cli", "annotate", str(folder), "--output", str(out), "--model", model,
                "--n-process", str(n_process), "--progress", "none"]
         if batch_size:
             cmd += ["--batch-size", str(batch_size)]

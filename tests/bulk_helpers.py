@@ -162,9 +162,9 @@ def read_csv(path: Path) -> List[dict]:
 
 
 def cli(args: List[str], **kw) -> subprocess.CompletedProcess:
-    """Run ``python -m ct_safety_nlp.bulk`` (the annotate command) in a subprocess."""
+    """Run ``python -m ct_safety_nlp.cli annotate`` (the annotate command) in a subprocess."""
     env = dict(os.environ, OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
-    return subprocess.run([PY, "-m", "ct_safety_nlp.bulk", *args], capture_output=True, text=True, env=env, **kw)
+    return subprocess.run([PY, "-m", "ct_safety_nlp.cli", "annotate", *args], capture_output=True, text=True, env=env, **kw)
 
 
 def check_exactly_once(out: Path, expected_ids) -> Tuple[List[dict], List[dict]]:

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import spacy
@@ -52,7 +53,8 @@ def folder(tmp_path_factory, phee_dev_path):
 # ---------------------------------------------------------------- help
 
 def test_help_of_module_and_console_command():
-    for cmd in ([PY, "-m", "ct_safety_nlp.bulk", "--help"], [PY, "-m", "ct_safety_nlp.cli", "annotate", "--help"]):
+    console = str(Path(PY).with_name("en-clinical-trials"))
+    for cmd in ([console, "annotate", "--help"], [PY, "-m", "ct_safety_nlp.cli", "annotate", "--help"]):
         result = subprocess.run(cmd, capture_output=True, text=True, env={"COLUMNS": "200", "PATH": ""})
         assert result.returncode == 0, result.stderr
         for option in ("--output", "--model", "--format", "--n-process", "--batch-size", "--gpu-id", "--resume", "--engine"):
@@ -63,7 +65,7 @@ def test_help_of_module_and_console_command():
 def test_typer_registration_like_the_cli():
     import typer
 
-    from ct_safety_nlp.annotate import annotate_command
+    from ct_safety_nlp.cli.annotate import annotate_command
 
     app = typer.Typer()
     app.command("annotate")(annotate_command)

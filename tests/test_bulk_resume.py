@@ -118,7 +118,7 @@ def test_sigkill_then_resume_is_exactly_once(tmp_path, corpus, ctcae_xlsx_path):
     out = tmp_path / "out"
     args = [str(folder), "--output", str(out), "--model", model, "--code", code, "--batch-size", "8", "--progress", "lines"]
     env = dict(os.environ, OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
-    proc = subprocess.Popen([PY, "-m", "ct_safety_nlp.bulk", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([PY, "-m", "ct_safety_nlp.cli", "annotate", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     docs_path = out / "docs.jsonl"
     deadline = time.monotonic() + 180
     try:

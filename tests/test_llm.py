@@ -52,7 +52,7 @@ def test_modules_import_without_spacy_llm_or_requests():
     code = (
         "import sys, spacy\n"
         "before = set(sys.modules)\n"
-        "import ct_safety_nlp.llm, ct_safety_nlp.followup, ct_safety_nlp.faithfulness, ct_safety_nlp.generate\n"
+        "import ct_safety_nlp.llm, ct_safety_nlp.followup, ct_safety_nlp.faithfulness, ct_safety_nlp.cli.generate\n"
         "added = set(sys.modules) - before\n"
         "bad = sorted(m for m in added if m.split('.')[0] in ('spacy_llm', 'requests', 'torch', 'transformers',"
         " 'jinja2'))\n"

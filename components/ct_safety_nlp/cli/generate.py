@@ -105,7 +105,7 @@ def _prepare(nlp, backend: str, config_path: Optional[Path]) -> List[str]:
 
 
 def _parse_line(raw: str, seen: set) -> Tuple[Any, str, Dict[str, Any]]:
-    from .followup import validate_context
+    from ..followup import validate_context
 
     try:
         obj = json.loads(raw)
@@ -168,7 +168,7 @@ def generate_command(
 ) -> None:
     """Write a follow-up record (and AE narrative for serious events) for each input line,
     checked for faithfulness against the facts the pipeline extracted."""
-    from .extensions import register_extensions
+    from ..extensions import register_extensions
 
     if backend not in BACKENDS:
         raise _fatal(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")

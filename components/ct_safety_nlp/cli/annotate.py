@@ -49,7 +49,7 @@ def annotate_command(
     with some documents in errors.jsonl, 2 bad arguments / model / output
     directory, 1 crashed, 130 interrupted (continue with --resume).
     """
-    from .bulk.run import AnnotateOptions, annotate
+    from ..bulk.run import AnnotateOptions, annotate
 
     fmts: List[str] = []
     for f in formats:

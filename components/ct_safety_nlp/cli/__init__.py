@@ -20,7 +20,7 @@ def info() -> None:
     packaged pipeline ``en_clinical_trials`` is installed."""
     import importlib.util
 
-    from . import __version__
+    from .. import __version__
 
     typer.echo(f"ct-safety-nlp {__version__}")
     try:
@@ -47,7 +47,3 @@ def _register_subcommands() -> None:
 def main() -> None:
     _register_subcommands()
     app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
