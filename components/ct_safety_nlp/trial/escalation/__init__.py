@@ -7,7 +7,7 @@ Pure functions over plain data, each design documented with its published source
 * :mod:`.mtpi2` - mTPI-2 (Guo et al. 2017)
 * :mod:`.outcomes` - the ``escalation`` outcome string ("1NNN 2NTT") and the cohort CSV
 * :mod:`.engine` - one decision per cohort with its evidence, and the MTD
-* :mod:`.simulate` - vectorised, seeded Monte Carlo operating characteristics
+* :mod:`.simulation` - vectorised, seeded Monte Carlo operating characteristics
 * :mod:`.dlt` - DLT assessment per dose level from trial data (subjects + annotated notes)
 * :mod:`.report` - the HTML report of a simulation
 
@@ -22,7 +22,7 @@ from .boin import boin_boundaries, boin_decide, boin_lambdas, boin_select_mtd
 from .engine import DESIGNS, Design, escalate, make_design, select_mtd
 from .mtpi2 import mtpi2_action, mtpi2_decision_table, mtpi2_select_mtd
 from .outcomes import format_outcomes, parse_outcomes, read_cohort_csv
-from .simulate import compare, parse_scenario, simulate
+from .simulation import compare, parse_scenario, simulate
 from .three_plus_three import three_plus_three
 
 __all__ = [

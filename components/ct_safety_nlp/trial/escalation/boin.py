@@ -77,16 +77,18 @@ def boin_boundaries(target: float, max_n: int = 30, *, p_saf: Optional[float] = 
     ``full_boundary_tab``): rows ``{n, escalate_max, deescalate_min, eliminate_min}``
     (eliminate_min None where no count eliminates)."""
     lam = boin_lambdas(target, p_saf, p_tox)
-    rows = []
-    for n in range(1, int(max_n) + 1):
-        esc = floor(lam["lambda_e"] * n)
-        x = lam["lambda_d"] * n
-        de = round(x) + 1 if abs(round(x) - x) < _TOL else ceil(x)
-        eli = elimination_boundary(target, n, cutoff_eli)
-        if eli is not None and de > eli:
-            de = eli
-        rows.append({"n": n, "escalate_max": esc, "deescalate_min": de, "eliminate_min": eli})
+    rows = [_boundary_row(n, lam, float(target), cutoff_eli) for n in range(1, int(max_n) + 1)]
     return {"target": float(target), **lam, "cutoff_eli": cutoff_eli, "table": rows}
+
+
+def _boundary_row(n: int, lam: Dict, target: float, cutoff_eli: float) -> Dict:
+    esc = floor(lam["lambda_e"] * n)
+    x = lam["lambda_d"] * n
+    de = round(x) + 1 if abs(round(x) - x) < _TOL else ceil(x)
+    eli = elimination_boundary(target, n, cutoff_eli)
+    if eli is not None and de > eli:
+        de = eli
+    return {"n": n, "escalate_max": esc, "deescalate_min": de, "eliminate_min": eli}
 
 
 def boin_decide(
@@ -108,9 +110,8 @@ def boin_decide(
     table = boundaries["table"]
     if n_d < 1:
         raise EscalationError(f"BOIN: no patients at dose {dose}")
-    if n_d > len(table):
-        raise EscalationError(f"BOIN: {n_d} patients at dose {dose}, boundaries were computed up to {len(table)} (raise max_n)")
-    row = table[n_d - 1]
+    # beyond the pre-computed table: the same rule, computed on demand
+    row = table[n_d - 1] if n_d <= len(table) else _boundary_row(n_d, boundaries, boundaries["target"], boundaries["cutoff_eli"])
     bound = {"n": n_d, "escalate_if_dlt_le": row["escalate_max"], "deescalate_if_dlt_ge": row["deescalate_min"], "eliminate_if_dlt_ge": row["eliminate_min"]}
     eliminate = row["eliminate_min"] is not None and y_d >= row["eliminate_min"]
     rate = f"{y_d}/{n_d}"

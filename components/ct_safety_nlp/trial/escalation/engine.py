@@ -69,7 +69,7 @@ def make_design(
     earlystop_rule: str = "stay",
     stay_on_one_of_three: bool = False,
     max_patients: Optional[int] = None,
-    table_max_n: int = 120,
+    table_max_n: int = 30,
 ) -> Design:
     """Validate parameters and build a :class:`Design`.
 
@@ -99,7 +99,7 @@ def make_design(
         raise EscalationError(f"the {name} design needs a target DLT probability (--target)")
     phi = check_target(target)
     common = {"cutoff_eli": float(cutoff_eli), "n_earlystop": n_earlystop, "earlystop_rule": earlystop_rule, "max_patients": max_patients}
-    size = max(table_max_n, max_patients or 0, n_earlystop or 0)
+    size = max(table_max_n, n_earlystop or 0)
     if name == "boin":
         table = boin_boundaries(phi, size, p_saf=p_saf, p_tox=p_tox, cutoff_eli=cutoff_eli)
         params = {"p_saf": round(table["p_saf"], 6), "p_tox": round(table["p_tox"], 6), "stay_on_one_of_three": bool(stay_on_one_of_three), **common}

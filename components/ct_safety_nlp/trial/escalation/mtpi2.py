@@ -96,11 +96,15 @@ def mtpi2_decision_table(target: float, max_n: int = 30, *, epsilon1: float = 0.
 def mtpi2_decide(n_d: int, y_d: int, dose: int, num_doses: int, table: Dict, *, next_excluded: bool = False) -> Dict:
     """The mTPI-2 decision at the current dose (1-based), from a decision table."""
     rows = table["table"]
-    if n_d not in rows:
-        raise EscalationError(f"mTPI-2: {n_d} patients at dose {dose}, the decision table goes up to {max(rows)} (raise max_n)")
-    code = rows[n_d][y_d]
+    if n_d not in rows:  # beyond the pre-computed table: the same rule, computed on demand
+        a = mtpi2_action(n_d, y_d, table["target"], table["epsilon1"], table["epsilon2"], table["exclusion_cutoff"])
+        row = None
+        code = "DU" if a["exclude"] else {"escalate": "E", "stay": "S", "de-escalate": "D"}[a["action"]]
+    else:
+        row = rows[n_d]
+        code = row[y_d]
     rate = f"{y_d}/{n_d}"
-    bound = {"n": n_d, "table_row": rows[n_d]}
+    bound = {"n": n_d, "table_row": row}
     if code == "E":
         if dose == num_doses:
             return {"action": "stay", "eliminate": False, "boundary": bound, "rule": f"{rate} DLTs: table says E, but dose {dose} is the top dose: stay"}
@@ -142,7 +146,7 @@ def mtpi2_select_mtd(n: Sequence[int], y: Sequence[int], target: float, *, exclu
     low = min(dist)
     tied = [k for k, d in enumerate(dist) if abs(d - low) < 1e-12]
     pstar = sum(iso[k] for k in tied) / len(tied)
-    pick = tied[-1] if pstar < phi else tied[0]
+    pick = tied[-1] if pstar < phi - 1e-12 else tied[0]
     mtd = adm[pick] + 1
     excl = f"; doses {excluded_from}+ excluded" if excluded_from else ""
     return {"mtd": mtd, "estimates": estimates, "eliminated_from": excluded_from, "rule": f"isotonic estimate {iso[pick]:.3f} at dose {mtd} is the closest to the target {phi:g}{excl}"}
