@@ -209,7 +209,7 @@ def escalate(cohorts: List[Dict], design: Design, *, final: bool = False) -> Dic
             evidence["eliminated_from"] = eliminated_from
         if notes:
             evidence["notes"] = notes
-        for key in ("subjects", "dlt_evidence", "label"):
+        for key in ("subjects", "not_evaluable", "dlt_evidence", "label"):
             if c.get(key) is not None:
                 evidence[key] = c[key]
         evidence["source"] = c.get("source")
