@@ -28,6 +28,8 @@ from __future__ import annotations
 import hashlib
 from typing import List, MutableSequence, TypeVar
 
+from .design import AllocationError
+
 T = TypeVar("T")
 
 RNG_DESCRIPTION = (
@@ -39,11 +41,9 @@ _BUFFER = 256
 
 
 def check_seed(seed) -> int:
-    """The seed as a non-negative int, or a ValueError naming the problem."""
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    """The seed as a non-negative int, or an AllocationError naming the problem."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise AllocationError(f"seed must be a non-negative integer, got {seed!r}")
     return seed
 
 

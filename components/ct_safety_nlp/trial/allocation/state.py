@@ -20,7 +20,8 @@ an ``id``: asking again for an id already in the file returns the recorded
 allocation instead of making a second one (so a retry after a crash between
 the rename and the answer reaching the user does not allocate twice); the same
 id with different levels is an error. Two processes allocating at once are
-serialised by the lock.
+serialised by the lock. A temporary file left by a killed writer is never read
+and is deleted by the next allocation (under the lock).
 
 The state file holds the seed: anyone who reads it can compute the next
 allocation, so it must be kept from the people who enrol subjects, like a
@@ -73,6 +74,15 @@ def _locked(path: Path) -> Iterator[None]:
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete temporary files a killed writer left (``.NAME.*.tmp``); called under the lock, so none is live."""
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            leftover.unlink()
+        except OSError:
+            pass
 
 
 def create_state(path: PathLike, design: Mapping[str, object]) -> Dict[str, object]:
@@ -165,6 +175,7 @@ def allocate(path: PathLike, subject: Mapping[str, str], *, subject_id: Optional
     with _locked(path):
         if not path.is_file():
             raise AllocationError(f"{path}: no such state file (create it first)")
+        _remove_stale_temporaries(path)
         data = path.read_bytes()
         state = _parse(path, data)
         design = state["design"]
