@@ -3,7 +3,6 @@ never loses or duplicates an allocation; concurrent writers are serialised; edit
 allocations replay from the seed."""
 
 import json
-import os
 import signal
 import subprocess
 import sys

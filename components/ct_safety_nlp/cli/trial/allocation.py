@@ -220,7 +220,9 @@ def allocation_sim_command(
         raise _fail(name, str(err)) from None
     wall = time.monotonic() - start
     sim["meta"]["wall_s"] = round(wall, 2)
-    command = "en-clinical-trials trial allocation-sim " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else ""
+    import shlex
+
+    command = "en-clinical-trials " + shlex.join(sys.argv[1:]) if sys.argv[1:3] == ["trial", "allocation-sim"] else ""
     if output is not None:
         write_atomic(output, (json.dumps(sim, indent=2) + "\n").encode("utf-8"))
     if report is not None:

@@ -30,7 +30,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 from .balance import imbalance
 from .blocks import block_sequence, library_versions, stratum_label
-from .design import check_arms, check_blocks, check_factors, check_method, check_n, check_p, check_ratio, check_weights
+from .design import AllocationError, check_arms, check_blocks, check_factors, check_method, check_n, check_p, check_ratio, check_weights
 from .minimisation import allocation_probabilities, choose_arm, empty_counts, imbalance_scores
 from .rng import RNG_DESCRIPTION, check_seed, stream
 
@@ -155,7 +155,7 @@ def simulate_balance(
     ratio = check_ratio(ratio, arms)
     factors = check_factors(factors, "factors")
     if not factors:
-        raise ValueError("factors: the simulation needs at least one factor")
+        raise AllocationError("factors: the simulation needs at least one factor")
     sizes = check_blocks(blocks, ratio)
     p_values = [check_p(p, len(arms)) for p in p_values]
     method = check_method(method)
