@@ -12,7 +12,7 @@ from pathlib import Path
 
 import srsly
 
-from ct_safety_nlp.ctcae import file_sha256 as sha256
+from ct_safety_nlp.kb import file_sha256 as sha256
 
 
 def main(project_path: str = "project.yml") -> int:

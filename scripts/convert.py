@@ -30,7 +30,7 @@ import typer
 from spacy.tokens import Doc, DocBin, Span
 from spacy.util import filter_spans
 
-from ct_safety_nlp.ctcae import file_sha256 as sha256
+from ct_safety_nlp.kb import file_sha256 as sha256
 
 ENT_LABELS = ("DRUG", "DOSE", "ROUTE", "FREQUENCY", "DURATION", "ADVERSE_EVENT")
 # (path inside an event, label). "Treatment.Combination.Drug" covers every

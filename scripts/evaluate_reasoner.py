@@ -28,7 +28,7 @@ def build_default_pipeline(ctcae: Path, synonyms: Path, protocol: Optional[Path]
     import spacy
     from spacy import registry
 
-    import ct_safety_nlp.ctcae  # noqa: F401  (registers ct.read_ctcae.v1 / ct.read_synonyms.v1)
+    import ct_safety_nlp.kb  # noqa: F401  (registers ct.read_ctcae.v1 / ct.read_synonyms.v1)
     import ct_safety_nlp.protocol  # noqa: F401  (registers ct.read_protocol.v1)
 
     nlp = spacy.blank("en")

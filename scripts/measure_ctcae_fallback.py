@@ -29,7 +29,7 @@ import json  # noqa: E402
 
 import typer  # noqa: E402
 
-from ct_safety_nlp.ctcae import CtcaeKB, read_ctcae_workbook, read_synonyms  # noqa: E402
+from ct_safety_nlp.kb import CtcaeKB, read_ctcae_workbook, read_synonyms  # noqa: E402
 
 THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 

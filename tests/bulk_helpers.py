@@ -77,7 +77,7 @@ def reasoner_model(ctcae_xlsx_path: str, delay: bool = False) -> Tuple[str, str]
     import spacy
     from spacy import registry
 
-    import ct_safety_nlp.ctcae  # noqa: F401 - registers ct.read_ctcae.v1 / ct.read_synonyms.v1
+    import ct_safety_nlp.kb  # noqa: F401 - registers ct.read_ctcae.v1 / ct.read_synonyms.v1
 
     root = _model_root()
     code = ""

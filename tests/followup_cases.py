@@ -123,7 +123,7 @@ def reasoner_pipeline(ctcae_xlsx_path, *, followup=True):
 
     from spacy import registry
 
-    import ct_safety_nlp.ctcae  # noqa: F401  (registers ct.read_ctcae.v1 / ct.read_synonyms.v1)
+    import ct_safety_nlp.kb  # noqa: F401  (registers ct.read_ctcae.v1 / ct.read_synonyms.v1)
 
     repo = Path(__file__).resolve().parents[1]
     nlp = spacy.blank("en")

@@ -5,7 +5,8 @@ import pickle
 
 import pytest
 
-from ct_safety_nlp.context import ContextMatcher, assess_context, split_sentences
+from ct_safety_nlp.context import ContextMatcher, assess_context
+from ct_safety_nlp.text import split_sentences
 
 
 def _assess(sentence: str, mention: str, occurrence: int = 0):

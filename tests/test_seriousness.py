@@ -4,7 +4,7 @@ import pytest
 
 from ct_safety_nlp.seriousness import (
     CRITERIA,
-    IME_TERMS,
+    default_seriousness_rules,
     assess_seriousness,
     clause_spans,
     criteria_names,
@@ -89,10 +89,11 @@ def test_evidence_names_the_text():
 
 
 def test_ime_list_is_ctcae(ctcae_xlsx_path):
-    from ct_safety_nlp.ctcae import read_ctcae_workbook
+    from ct_safety_nlp.kb import read_ctcae_workbook
 
     terms = {t["term"] for t in read_ctcae_workbook(ctcae_xlsx_path)["terms"]}
-    assert set(IME_TERMS) <= terms, sorted(set(IME_TERMS) - terms)
+    ime = default_seriousness_rules().ime_terms
+    assert set(ime) <= terms, sorted(set(ime) - terms)
 
 
 @pytest.mark.parametrize(

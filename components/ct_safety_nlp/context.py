@@ -17,18 +17,18 @@ category. A scope ends at
 "cannot be ruled out" / "not excluded" are themselves speculation cues.
 
 Categories: ``negated``, ``speculated``, ``historical`` (history of, prior to
-study entry, family history of, ...). The rules are plain data
-(:data:`DEFAULT_RULES`), so they are saved with the pipeline by ``ct_reasoner``.
-
-Nothing here needs a parser: sentences are split by :func:`split_sentences`,
-a small rule on the text (period/question/exclamation mark followed by
-whitespace and an upper-case letter or digit, or a line break), which
-knows common abbreviations ("e.g.", "i.v.", "Dr.", "vs.").
+study entry, family history of, ...). The rules are data
+(``resources/context_rules.yml``, read by ``ct.read_context_rules.v1``),
+passed to ``ct_reasoner`` at initialize and saved with the pipeline.
+Sentences come from :func:`ct_safety_nlp.text.split_sentences` (no parser).
 """
 
+import functools
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from .text import split_sentences
 
 NEGATED = "negated"
 SPECULATED = "speculated"
@@ -40,243 +40,14 @@ BACKWARD = "backward"
 BOTH = "both"
 DIRECTIONS = (FORWARD, BACKWARD, BOTH)
 
-#: (phrase, category, direction). Phrases are matched case-insensitively on
-#: word boundaries; "\s+" between words, so line breaks inside a phrase match.
-DEFAULT_RULES: List[Tuple[str, str, str]] = [
-    # --- negation, pre-triggers -------------------------------------------
-    ("no", NEGATED, FORWARD),
-    ("not", NEGATED, FORWARD),
-    ("without", NEGATED, FORWARD),
-    ("denied", NEGATED, FORWARD),
-    ("denies", NEGATED, FORWARD),
-    ("deny", NEGATED, FORWARD),
-    ("denying", NEGATED, FORWARD),
-    ("negative for", NEGATED, FORWARD),
-    ("no evidence of", NEGATED, FORWARD),
-    ("no signs of", NEGATED, FORWARD),
-    ("no sign of", NEGATED, FORWARD),
-    ("no symptoms of", NEGATED, FORWARD),
-    ("free of", NEGATED, FORWARD),
-    ("absence of", NEGATED, FORWARD),
-    ("absent", NEGATED, BOTH),
-    ("never", NEGATED, FORWARD),
-    ("neither", NEGATED, FORWARD),
-    ("nor", NEGATED, FORWARD),
-    ("none", NEGATED, FORWARD),
-    ("rule out", SPECULATED, FORWARD),
-    ("ruled out", NEGATED, BOTH),
-    ("was excluded", NEGATED, BACKWARD),
-    ("were excluded", NEGATED, BACKWARD),
-    ("has been excluded", NEGATED, BACKWARD),
-    ("have been excluded", NEGATED, BACKWARD),
-    ("was not observed", NEGATED, BACKWARD),
-    ("were not observed", NEGATED, BACKWARD),
-    ("was not seen", NEGATED, BACKWARD),
-    ("were not seen", NEGATED, BACKWARD),
-    ("did not occur", NEGATED, BACKWARD),
-    ("did not develop", NEGATED, BACKWARD),
-    ("was not reported", NEGATED, BACKWARD),
-    ("were not reported", NEGATED, BACKWARD),
-    ("was negative", NEGATED, BACKWARD),
-    ("were negative", NEGATED, BACKWARD),
-    ("unremarkable", NEGATED, BACKWARD),
-    ("not been", NEGATED, BACKWARD),  # "X has not been reported / described / observed"
-    ("never been", NEGATED, BACKWARD),
-    ("does not recur", NEGATED, BACKWARD),
-    ("did not recur", NEGATED, BACKWARD),
-    ("do not occur", NEGATED, BACKWARD),
-    ("does not occur", NEGATED, BACKWARD),
-    ("no patient developed", NEGATED, FORWARD),
-    ("no patients developed", NEGATED, FORWARD),
-    ("no patient experienced", NEGATED, FORWARD),
-    ("no patients experienced", NEGATED, FORWARD),
-    ("no patient had", NEGATED, FORWARD),
-    ("no patients had", NEGATED, FORWARD),
-    ("none of the patients developed", NEGATED, FORWARD),
-    ("none of the patients experienced", NEGATED, FORWARD),
-    ("none of the patients had", NEGATED, FORWARD),
-    # --- speculation ----------------------------------------------------------
-    ("possible", SPECULATED, FORWARD),
-    ("possibly", SPECULATED, BOTH),
-    ("probable", SPECULATED, FORWARD),
-    ("probably", SPECULATED, BOTH),
-    ("presumed", SPECULATED, FORWARD),
-    ("presumably", SPECULATED, BOTH),
-    ("suspected", SPECULATED, BOTH),
-    ("suspect", SPECULATED, FORWARD),
-    ("suspicion of", SPECULATED, FORWARD),
-    ("suspicious for", SPECULATED, FORWARD),
-    ("concern for", SPECULATED, FORWARD),
-    ("questionable", SPECULATED, FORWARD),
-    ("may have", SPECULATED, BOTH),
-    ("might have", SPECULATED, BOTH),
-    ("could have", SPECULATED, BOTH),
-    ("may", SPECULATED, BOTH),
-    ("might", SPECULATED, BOTH),
-    ("could", SPECULATED, BOTH),
-    ("can", SPECULATED, BACKWARD),
-    ("likely", SPECULATED, BOTH),
-    ("unlikely", SPECULATED, BOTH),
-    ("potential", SPECULATED, FORWARD),
-    ("potentially", SPECULATED, BOTH),
-    ("suggesting", SPECULATED, FORWARD),
-    ("suggestive of", SPECULATED, FORWARD),
-    ("suggests", SPECULATED, FORWARD),
-    ("suggest", SPECULATED, FORWARD),
-    ("to exclude", SPECULATED, FORWARD),
-    ("differential diagnosis", SPECULATED, FORWARD),
-    ("cannot be ruled out", SPECULATED, BACKWARD),
-    ("could not be ruled out", SPECULATED, BACKWARD),
-    ("cannot be excluded", SPECULATED, BACKWARD),
-    ("could not be excluded", SPECULATED, BACKWARD),
-    ("whether", SPECULATED, FORWARD),
-    ("perhaps", SPECULATED, BOTH),
-    ("apparently", SPECULATED, BOTH),
-    ("possibility of", SPECULATED, FORWARD),
-    ("uncertain", SPECULATED, BACKWARD),
-    ("unclear", SPECULATED, BACKWARD),
-    ("?", SPECULATED, BACKWARD),
-    # --- historical / family history -----------------------------------------
-    ("history of", HISTORICAL, FORWARD),
-    ("h/o", HISTORICAL, FORWARD),
-    ("past medical history", HISTORICAL, FORWARD),
-    ("family history of", HISTORICAL, FORWARD),
-    ("family history", HISTORICAL, FORWARD),
-    ("prior to study entry", HISTORICAL, BOTH),
-    ("prior to enrollment", HISTORICAL, BOTH),
-    ("prior to enrolment", HISTORICAL, BOTH),
-    ("before study entry", HISTORICAL, BOTH),
-    ("before enrollment", HISTORICAL, BOTH),
-    ("before enrolment", HISTORICAL, BOTH),
-    ("at baseline", HISTORICAL, BOTH),
-    ("at screening", HISTORICAL, BOTH),
-    ("pre-existing", HISTORICAL, FORWARD),
-    ("preexisting", HISTORICAL, FORWARD),
-    ("previous", HISTORICAL, FORWARD),
-    ("previously", HISTORICAL, BOTH),
-    ("prior", HISTORICAL, FORWARD),
-    ("since childhood", HISTORICAL, BACKWARD),
-    ("his mother", HISTORICAL, FORWARD),
-    ("her mother", HISTORICAL, FORWARD),
-    ("his father", HISTORICAL, FORWARD),
-    ("her father", HISTORICAL, FORWARD),
-]
 
-#: Phrases that look like triggers but are not; matched first, they mask the
-#: words they cover. ("no further", "not only", "no change", ...)
-DEFAULT_PSEUDO: List[str] = [
-    "no further",
-    "no longer",
-    "not only",
-    "no change",
-    "no significant change",
-    "no increase",
-    "no decrease",
-    "not necessarily",
-    "not certain",
-    "not clear",
-    "not known",
-    "no dose reduction",
-    "no dose modification",
-    "no dose adjustment",
-    "not require",
-    "not required",
-    "did not require",
-    "did not resolve",
-    "not resolve",
-    "not resolved",
-    "without difficulty",
-    "without interruption",
-    "without dose",
-    "gram negative",
-    "gram-negative",
-    "not ruled out",
-    "not been ruled out",
-    "not be ruled out",
-    "not excluded",
-    "may be used",
-    "can be used",
-    "prior to each",
-    "prior to the",
-    "prior to infusion",
-    "previous cycle",
-    "previous dose",
-    "previous course",
-    "history and physical",
-    "no more than",
-    "not more than",
-    "no less than",
-    "not less than",
-]
+@functools.lru_cache(maxsize=1)
+def default_context_rules() -> Dict[str, Any]:
+    """The shipped context rules (``resources/context_rules.yml``), read once."""
+    from .rules.context import read_context_rules
+    from .rules.io import resource_path
 
-#: Words / marks that close a scope.
-DEFAULT_TERMINATORS: List[str] = [
-    "but",
-    "however",
-    "although",
-    "though",
-    "except",
-    "apart from",
-    "aside from",
-    "yet",
-    "which",
-    "who",
-    "whereas",
-    "while",
-    "then",
-    "subsequently",
-    "later",
-    "now",
-    "presented with",
-    "presented",
-    "developed",
-    "experienced",
-    "complained of",
-    ";",
-    ":",
-]
-
-_ABBREVIATIONS = {
-    "e.g", "i.e", "i.v", "p.o", "s.c", "i.m", "b.i.d", "t.i.d", "q.i.d", "dr", "mr", "mrs", "ms",
-    "vs", "fig", "no", "approx", "et al", "al", "ca", "st", "resp", "incl", "min", "max", "wk", "wks",
-}
-
-_SENT_END = re.compile(r"[.!?](?=[\"')\]]*\s+[A-Z0-9(\[])|\n\s*\n|\n(?=\s*[-*\u2022])")
-
-
-def split_sentences(text: str) -> List[Tuple[int, int]]:
-    """Split ``text`` into sentences as (start_char, end_char) pairs without a parser.
-
-    A sentence ends at ".", "!" or "?" followed by whitespace and an upper-case
-    letter, digit or bracket, unless the word before the period is a known
-    abbreviation or a single letter; also at blank lines and before bullet lines.
-    """
-    if not isinstance(text, str):
-        raise TypeError(f"split_sentences expects a str, got {type(text).__name__}")
-    spans: List[Tuple[int, int]] = []
-    start = 0
-    for m in _SENT_END.finditer(text):
-        if m.group(0) == ".":
-            word = re.search(r"(?:^|(?<=[\s(\[]))([A-Za-z][A-Za-z.]*)$", text[start : m.start()])
-            if word:
-                w = word.group(1).lower().rstrip(".")
-                if w in _ABBREVIATIONS or len(w) == 1:
-                    continue
-        end = m.end() if m.group(0) in ".!?" else m.start()
-        if text[start:end].strip():
-            spans.append(_strip(text, start, end))
-        start = m.end()
-    if text[start:].strip():
-        spans.append(_strip(text, start, len(text)))
-    return spans
-
-
-def _strip(text: str, start: int, end: int) -> Tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
+    return read_context_rules(str(resource_path("context_rules.yml")))
 
 
 @dataclass(frozen=True)
@@ -326,7 +97,8 @@ class ContextMatcher:
         terminators: Optional[Iterable[str]] = None,
         max_scope_words: int = 8,
     ):
-        rules = list(DEFAULT_RULES if rules is None else rules)
+        defaults = default_context_rules() if rules is None or pseudo is None or terminators is None else None
+        rules = list(defaults["rules"] if rules is None else rules)
         for i, rule in enumerate(rules):
             if len(rule) != 3:
                 raise ValueError(f"context rule #{i} {rule!r}: expected (phrase, category, direction)")
@@ -338,8 +110,8 @@ class ContextMatcher:
         if not isinstance(max_scope_words, int) or max_scope_words < 1:
             raise ValueError(f"max_scope_words must be a positive int, got {max_scope_words!r}")
         self.rules = [tuple(r) for r in rules]
-        self.pseudo = list(DEFAULT_PSEUDO if pseudo is None else pseudo)
-        self.terminators = list(DEFAULT_TERMINATORS if terminators is None else terminators)
+        self.pseudo = list(defaults["pseudo"] if pseudo is None else pseudo)
+        self.terminators = list(defaults["terminators"] if terminators is None else terminators)
         self.max_scope_words = max_scope_words
         self._compile()
 
@@ -438,12 +210,11 @@ class ContextMatcher:
         return result
 
 
-_DEFAULT_MATCHER: Optional[ContextMatcher] = None
+@functools.lru_cache(maxsize=1)
+def _default_matcher() -> ContextMatcher:
+    return ContextMatcher()
 
 
 def assess_context(text: str, start_char: int, end_char: int, sentence: Optional[Tuple[int, int]] = None) -> ContextResult:
-    """Context of a mention with the default rules (a shared, lazily built matcher)."""
-    global _DEFAULT_MATCHER
-    if _DEFAULT_MATCHER is None:
-        _DEFAULT_MATCHER = ContextMatcher()
-    return _DEFAULT_MATCHER.assess(text, start_char, end_char, sentence)
+    """Context of a mention with the shipped rules (a shared, lazily built matcher)."""
+    return _default_matcher().assess(text, start_char, end_char, sentence)

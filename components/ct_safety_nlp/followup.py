@@ -38,11 +38,13 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from spacy.language import Language
+from spacy.pipeline import Pipe
 from spacy.tokens import Doc
 from spacy.util import ensure_path
 
 from .extensions import register_extensions
 from .faithfulness import check_faithfulness
+from .text import DrugVocabulary, TextRules, default_drug_vocabulary, default_text_rules
 
 __all__ = [
     "CONTEXT_FIELDS",
@@ -300,8 +302,14 @@ def render_followup(facts: Dict[str, Any], templates: Dict[str, str]) -> Dict[st
     return {"record": record, "narrative": narrative, "backend": "template"}
 
 
-class FollowUpWriter:
-    """Writes ``doc._.ct_followup`` from the Doc's facts and checks it (see module docstring)."""
+class FollowUpWriter(Pipe):
+    """Writes ``doc._.ct_followup`` from the Doc's facts and checks it (see module docstring).
+
+    A spaCy ``Pipe``: errors reach ``nlp.set_error_handler``. What the check reads
+    text with (the templates, the CTCAE vocabulary, the text rules and drug
+    vocabulary, taken from the pipeline's ``ct_reasoner`` at ``initialize``) is
+    saved with the pipeline; ``exclude`` takes "templates", "vocabulary",
+    "text_rules", "drug_vocabulary"."""
 
     def __init__(
         self,
@@ -312,6 +320,7 @@ class FollowUpWriter:
         check: bool = True,
     ):
         register_extensions()
+        self.vocab = nlp.vocab if nlp is not None else None
         self.name = name
         self.check = check
         self.templates = load_templates(template_dir)
@@ -320,6 +329,8 @@ class FollowUpWriter:
         self.ae_terms: List[str] = []
         self.ae_synonyms: Dict[str, str] = {}
         self.drug_names: List[str] = []
+        self.text_rules: TextRules = default_text_rules()
+        self.drug_rules: DrugVocabulary = default_drug_vocabulary()
 
     def __call__(self, doc: Doc) -> Doc:
         facts = build_facts(doc)
@@ -328,15 +339,20 @@ class FollowUpWriter:
         if self.check:
             text = result["record"] + ("\n\n" + result["narrative"] if result["narrative"] else "")
             doc._.ct_followup_issues = check_faithfulness(
-                text, facts, ae_vocabulary=self.vocabulary(), drug_vocabulary=self.drug_names
+                text, facts, ae_vocabulary=self.vocabulary(), drug_vocabulary=self.drug_names,
+                text_rules=self.text_rules, drug_rules=self.drug_rules,
             )
         else:
             doc._.ct_followup_issues = []
         return doc
 
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterable[Doc]:
+        error_handler = self.get_error_handler()
         for doc in stream:
-            yield self(doc)
+            try:
+                yield self(doc)
+            except Exception as err:  # noqa: BLE001 - the pipeline's handler decides
+                error_handler(self.name, self, [doc], err)
 
     def vocabulary(self) -> Dict[str, str]:
         """surface form -> CTCAE term, for the check (terms map to themselves)."""
@@ -366,6 +382,10 @@ class FollowUpWriter:
             if found is not None:
                 ae_terms, harvested = found
                 ae_synonyms = harvested if ae_synonyms is None else ae_synonyms
+        if nlp is not None:
+            rules = text_rules_from_pipeline(nlp)
+            if rules is not None:
+                self.text_rules, self.drug_rules = rules
         if ae_terms is not None:
             self.ae_terms = sorted({str(t) for t in ae_terms if str(t).strip()})
         if ae_synonyms is not None:
@@ -376,23 +396,46 @@ class FollowUpWriter:
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> None:
         path = ensure_path(path)
         path.mkdir(parents=True, exist_ok=True)
-        for name, source in self.templates.items():
-            (path / name).write_text(source, encoding="utf-8")
-        data = {"ae_terms": self.ae_terms, "ae_synonyms": self.ae_synonyms, "drug_names": self.drug_names}
-        (path / "vocabulary.json").write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+        exclude = set(exclude)
+        if "templates" not in exclude:
+            for name, source in self.templates.items():
+                (path / name).write_text(source, encoding="utf-8")
+        if "vocabulary" not in exclude:
+            data = {"ae_terms": self.ae_terms, "ae_synonyms": self.ae_synonyms, "drug_names": self.drug_names}
+            (path / "vocabulary.json").write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+        if "text_rules" not in exclude:
+            (path / "text_rules.json").write_text(json.dumps(self.text_rules.to_dict(), indent=1), encoding="utf-8")
+        if "drug_vocabulary" not in exclude:
+            (path / "drug_vocabulary.json").write_text(json.dumps(self.drug_rules.to_dict(), indent=1), encoding="utf-8")
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> "FollowUpWriter":
         path = ensure_path(path)
-        for name in TEMPLATE_NAMES:
-            if (path / name).is_file():
-                self.templates[name] = (path / name).read_text(encoding="utf-8")
+        exclude = set(exclude)
+        if "templates" not in exclude:
+            for name in TEMPLATE_NAMES:
+                if (path / name).is_file():
+                    self.templates[name] = (path / name).read_text(encoding="utf-8")
         vocab_path = path / "vocabulary.json"
-        if vocab_path.is_file():
+        if vocab_path.is_file() and "vocabulary" not in exclude:
             data = json.loads(vocab_path.read_text(encoding="utf-8"))
             self.ae_terms = list(data.get("ae_terms", []))
             self.ae_synonyms = dict(data.get("ae_synonyms", {}))
             self.drug_names = list(data.get("drug_names", []))
+        if (path / "text_rules.json").is_file() and "text_rules" not in exclude:
+            self.text_rules = TextRules(json.loads((path / "text_rules.json").read_text(encoding="utf-8")))
+        if (path / "drug_vocabulary.json").is_file() and "drug_vocabulary" not in exclude:
+            self.drug_rules = DrugVocabulary(json.loads((path / "drug_vocabulary.json").read_text(encoding="utf-8")))
         return self
+
+
+def text_rules_from_pipeline(nlp: Language) -> Optional[Tuple[TextRules, DrugVocabulary]]:
+    """(text rules, drug vocabulary) of the pipeline's ``ct_reasoner`` (any pipe with
+    ``tables`` holding both), so the check reads text as the reasoner did; None if none."""
+    for _name, pipe in nlp.pipeline:
+        tables = getattr(pipe, "tables", None)
+        if tables is not None and isinstance(getattr(tables, "text_rules", None), TextRules):
+            return tables.text_rules, tables.drugs
+    return None
 
 
 def vocabulary_from_pipeline(nlp: Language) -> Optional[Tuple[List[str], Dict[str, str]]]:

@@ -153,6 +153,12 @@ def _check_tags(c: "_Checker", node) -> None:
 
 def _check(root, path: str, known_terms: Optional[set]) -> Dict[str, Any]:
     c = _Checker(path)
+    term_lines: Dict[str, int] = {}
+
+    def note_terms(list_node, terms: List[str]) -> None:
+        for i, term in enumerate(terms):
+            term_lines.setdefault(term, list_node.value[i].start_mark.line + 1)
+
     _check_tags(c, root)
     top = c.mapping(root, "the protocol file")
     c.unknown_keys(top, _TOP_KEYS, "the protocol file")
@@ -174,6 +180,8 @@ def _check(root, path: str, known_terms: Optional[set]) -> Dict[str, Any]:
             if not fields:
                 c.fail(value_node, f"category '{name}' needs 'terms' and/or 'socs'")
             cat = {k: c.string_list(v, f"category '{name}'.{k}") for k, (_, v) in fields.items()}
+            if "terms" in fields:
+                note_terms(fields["terms"][1], cat["terms"])
             if known_terms is not None and "terms" in fields:
                 _check_terms(c, fields["terms"][1], cat["terms"], known_terms, f"category '{name}'.terms")
             categories[name] = cat
@@ -190,8 +198,10 @@ def _check(root, path: str, known_terms: Optional[set]) -> Dict[str, Any]:
                     for i, name in enumerate(cond[key]):
                         if name not in categories:
                             c.fail(value_node.value[i], f"{where}.{key}: unknown category '{name}' (defined: {', '.join(sorted(categories)) or 'none'})")
-                if key in ("terms", "exclude_terms") and known_terms is not None:
-                    _check_terms(c, value_node, cond[key], known_terms, f"{where}.{key}")
+                if key in ("terms", "exclude_terms"):
+                    note_terms(value_node, cond[key])
+                    if known_terms is not None:
+                        _check_terms(c, value_node, cond[key], known_terms, f"{where}.{key}")
             elif key in ("min_grade", "max_grade"):
                 cond[key] = c.scalar(value_node, f"{where}.{key}", int)
                 if not 1 <= cond[key] <= 5:
@@ -253,7 +263,33 @@ def _check(root, path: str, known_terms: Optional[set]) -> Dict[str, Any]:
         if "dlt_always_evaluable" in fields:
             evaluability["dlt_always_evaluable"] = c.scalar(fields["dlt_always_evaluable"][1], "evaluability.dlt_always_evaluable", bool)
         rules["evaluability"] = evaluability
+    rules["term_lines"] = term_lines
     return rules
+
+
+def protocol_terms(rules: Dict[str, Any]) -> List[str]:
+    """Every CTCAE term a protocol names (categories and rule conditions), in file order."""
+    out: List[str] = []
+    for cat in (rules.get("categories") or {}).values():
+        out += cat.get("terms", [])
+    for key in ("dlt", "dose_modifications"):
+        for rule in rules.get(key) or []:
+            out += rule["when"].get("terms", []) + rule["when"].get("exclude_terms", [])
+    return list(dict.fromkeys(out))
+
+
+def check_protocol_terms(rules: Dict[str, Any], known_terms: set, *, version: str = "5.0", source: Optional[str] = None) -> None:
+    """ProtocolError ``FILE:LINE: 'term' is not a CTCAE v<version> term`` for the
+    first term of ``rules`` that ``known_terms`` lacks (a misspelt term would
+    otherwise silently never fire); lists every unknown term."""
+    unknown = [t for t in protocol_terms(rules) if t not in known_terms]
+    if not unknown:
+        return
+    where = source or rules.get("file") or "protocol"
+    lines = rules.get("term_lines") or {}
+    first = unknown[0]
+    more = f" (also unknown: {', '.join(repr(t) for t in unknown[1:])})" if len(unknown) > 1 else ""
+    raise ProtocolError(f"{where}:{lines.get(first, '?')}: '{first}' is not a CTCAE v{version} term{more}")
 
 
 def _check_terms(c: _Checker, list_node, terms: List[str], known: set, where: str) -> None:
@@ -305,9 +341,10 @@ def validate_protocol(rules: Dict[str, Any], source: str = "protocol") -> Dict[s
 
     if not isinstance(rules, dict):
         raise ProtocolError(f"{source}: protocol rules must be a dict, got {type(rules).__name__}")
-    data = {k: v for k, v in rules.items() if k != "file"}
+    data = {k: v for k, v in rules.items() if k not in ("file", "term_lines")}
     root = yaml.compose(yaml.safe_dump(data, sort_keys=False), Loader=yaml.SafeLoader)
     checked = _check(root, source, None)
+    checked["term_lines"] = dict(rules.get("term_lines") or {})  # lines of the original file, if any
     if "file" in rules:
         checked["file"] = rules["file"]
     return checked

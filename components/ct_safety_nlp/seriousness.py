@@ -30,111 +30,76 @@ clause that does (else to the next one).
 * ``important_medical_event`` - (a) the clause calls the event serious:
   "serious", "SAE", "serious adverse event", "medically significant",
   "important medical event" (not "non-serious", "not serious"); or (b) the
-  CTCAE term is on :data:`IME_TERMS`, a short curated list of terms that the
+  CTCAE term is on the curated list of the rules (``ime_terms``), terms that the
   EMA Important Medical Event list names (sepsis, anaphylaxis, seizure,
   stroke, myocardial infarction, thromboembolism, respiratory / hepatic /
   heart failure, acute kidney injury, febrile neutropenia, pneumonitis, ...).
+
+The cues, the planned-admission patterns and the IME terms are data
+(``resources/seriousness.yml``, ``ct.read_seriousness_rules.v1``), compiled by
+:class:`SeriousnessRules`; the negation words come from the text rules.
 
 A negated or historical mention is never serious (it did not happen during
 the trial); a speculated one keeps its criteria (a suspected SAE is still
 reported as one).
 """
 
+import functools
 import re
 from dataclasses import dataclass
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-DEATH = "death"
-LIFE_THREATENING = "life_threatening"
-HOSPITALIZATION = "hospitalization"
-DISABILITY = "disability"
-CONGENITAL_ANOMALY = "congenital_anomaly"
-IMPORTANT_MEDICAL_EVENT = "important_medical_event"
-CRITERIA = (DEATH, LIFE_THREATENING, HOSPITALIZATION, DISABILITY, CONGENITAL_ANOMALY, IMPORTANT_MEDICAL_EVENT)
+from .rules.seriousness import CRITERIA
+from .text import TextRules, clause_spans, default_text_rules, words_regex
 
-#: CTCAE v5.0 terms whose events we always treat as important medical events;
-#: each is (or maps to) a preferred term of the EMA Important Medical Event list.
-IME_TERMS = frozenset(
-    {
-        "Febrile neutropenia",
-        "Sepsis",
-        "Anaphylaxis",
-        "Seizure",
-        "Stroke",
-        "Transient ischemic attacks",
-        "Myocardial infarction",
-        "Cardiac arrest",
-        "Heart failure",
-        "Ventricular fibrillation",
-        "Ventricular tachycardia",
-        "Thromboembolic event",
-        "Respiratory failure",
-        "Adult respiratory distress syndrome",
-        "Pneumonitis",
-        "Hepatic failure",
-        "Acute kidney injury",
-        "Stevens-Johnson syndrome",
-        "Toxic epidermal necrolysis",
-        "Pancreatitis",
-        "Colonic perforation",
-        "Gastric perforation",
-        "Small intestinal perforation",
-        "Intracranial hemorrhage",
-        "Tumor lysis syndrome",
-        "Hemolytic uremic syndrome",
-        "Thrombotic thrombocytopenic purpura",
-        "Disseminated intravascular coagulation",
-        "Encephalopathy",
-        "Guillain-Barre syndrome",
-        "Reversible posterior leukoencephalopathy syndrome",
-        "Death NOS",
-        "Sudden death NOS",
-    }
-)
-
-_W = r"(?<![\w-])"
-_E = r"(?![\w-])"
-
-_CUES: List[Tuple[str, str]] = [
-    (DEATH, _W + r"(?:died|dies|death|deaths|fatal|fatally|lethal|passed\s+away|succumbed|expired)" + _E),
-    (LIFE_THREATENING, _W + r"life[\s-]+threatening" + _E),
-    (
-        HOSPITALIZATION,
-        _W
-        + r"(?:admitted|admission|re-?admitted|readmission|hospitali[sz]ed|hospitali[sz]ations?|"
-        r"in-?patient|intensive\s+care(?:\s+unit)?|ICU)" + _E,
-    ),
-    (
-        DISABILITY,
-        _W
-        + r"(?:(?:persistent|permanent|significant|lasting|residual)\s+(?:disability|incapacity|impairment|damage)|"
-        r"disability|incapacity|incapacitated|disabling)" + _E,
-    ),
-    (CONGENITAL_ANOMALY, _W + r"(?:congenital\s+(?:anomal(?:y|ies)|malformations?|defects?)|birth\s+defects?|born\s+with)" + _E),
-    (
-        IMPORTANT_MEDICAL_EVENT,
-        _W + r"(?:serious(?:\s+adverse\s+(?:events?|reactions?))?|SAEs?|medically\s+significant|important\s+medical\s+events?)" + _E,
-    ),
+__all__ = [
+    "CRITERIA",
+    "Criterion",
+    "Cue",
+    "SeriousnessRules",
+    "assess_seriousness",
+    "clause_spans",
+    "criteria_names",
+    "default_seriousness_rules",
+    "find_cues",
 ]
-_CUE_RES = [(c, re.compile(p, re.IGNORECASE)) for c, p in _CUES]
 
-# A cue preceded by one of these (within a few words) does not count.
-_NEGATED_BEFORE = re.compile(
-    r"(?:\bno|\bnot|\bwithout|\bnon|\bnever|\bnor|\bdid\s+not\s+(?:require|need|lead\s+to|result\s+in)|"
-    r"\bavoid(?:ed|ing)?|\bprevent(?:ed|ing)?)(?:[\s-]+\w+){0,2}[\s-]*$",
-    re.IGNORECASE,
-)
-_PLANNED_BEFORE = re.compile(r"\b(?:elective|planned|scheduled|routine|pre-?planned)\s+(?:\w+\s+)?$", re.IGNORECASE)
-_PLANNED_AFTER = re.compile(
-    r"^\s+(?:to|into|in)\s+(?:the\s+|this\s+)?(?:study|trial|protocol)\b|^\s+for\s+(?:elective|planned|scheduled|"
-    r"chemotherapy|infusion|administration|treatment\s+administration|the\s+infusion|surgery\s+as\s+planned)\b",
-    re.IGNORECASE,
-)
-_CLAUSE_SPLIT = re.compile(
-    r";\s*|:\s*|,?\s+but\s+|,?\s+whereas\s+|,?\s+while\s+|,?\s+although\s+|,\s+which\s+|"
-    r"(?:,\s+|\s+)and\s+(?=(?:he|she|they|it|we|the\s+patient|patient|there)\b)",
-    re.IGNORECASE,
-)
+DEATH, LIFE_THREATENING, HOSPITALIZATION, DISABILITY, CONGENITAL_ANOMALY, IMPORTANT_MEDICAL_EVENT = CRITERIA
+
+
+class SeriousnessRules:
+    """ICH E2A cues, planned-admission patterns and IME terms, compiled. Pickles by its data."""
+
+    def __init__(self, data: Dict[str, Any], text_rules: Optional[TextRules] = None):
+        if not isinstance(data, dict) or "cues" not in data:
+            raise ValueError("SeriousnessRules needs the dict read by ct.read_seriousness_rules.v1")
+        self.data = data
+        self.text_rules = text_rules or default_text_rules()
+        self.cues = [(c, re.compile(data["cues"][c], re.IGNORECASE)) for c in CRITERIA]
+        neg = words_regex(self.text_rules.negation_words("seriousness"))
+        # a cue preceded by a negation word (within a few words) does not count
+        self.negated_before = re.compile(r"(?:" + neg + r")(?:[\s-]+\w+){0,2}[\s-]*$", re.IGNORECASE)
+        self.planned_before = re.compile(data["planned_before"], re.IGNORECASE)
+        self.planned_after = re.compile(data["planned_after"], re.IGNORECASE)
+        self.ime_terms = frozenset(data["ime_terms"])
+
+    def to_dict(self) -> Dict[str, Any]:
+        return self.data
+
+    def __getstate__(self):
+        return {"data": self.data, "text_rules": self.text_rules}
+
+    def __setstate__(self, state):
+        self.__init__(state["data"], state["text_rules"])
+
+
+@functools.lru_cache(maxsize=1)
+def default_seriousness_rules() -> SeriousnessRules:
+    """The shipped seriousness rules (``resources/seriousness.yml``), read once."""
+    from .rules.io import resource_path
+    from .rules.seriousness import read_seriousness_rules
+
+    return SeriousnessRules(read_seriousness_rules(str(resource_path("seriousness.yml"))))
 
 
 @dataclass(frozen=True)
@@ -151,33 +116,20 @@ class Criterion:
     evidence: str
 
 
-def clause_spans(text: str, start: int = 0, end: Optional[int] = None) -> List[Tuple[int, int]]:
-    """Split text[start:end] into clauses at ";", ":", "but", "whereas", "while",
-    "although", ", which" and "and" before a new subject (he/she/they/the patient...)."""
-    end = len(text) if end is None else end
-    spans, pos = [], start
-    for m in _CLAUSE_SPLIT.finditer(text, start, end):
-        if m.start() > pos:
-            spans.append((pos, m.start()))
-        pos = m.end()
-    if pos < end:
-        spans.append((pos, end))
-    return spans or [(start, end)]
-
-
-def find_cues(text: str, start: int = 0, end: Optional[int] = None) -> List[Cue]:
+def find_cues(text: str, start: int = 0, end: Optional[int] = None, rules: Optional[SeriousnessRules] = None) -> List[Cue]:
     """Seriousness cues in text[start:end] that are neither negated nor planned."""
+    R = rules or default_seriousness_rules()
     end = len(text) if end is None else end
     cues = []
-    for criterion, rx in _CUE_RES:
+    for criterion, rx in R.cues:
         for m in rx.finditer(text, start, end):
             before = text[max(start, m.start() - 40) : m.start()]
-            if _NEGATED_BEFORE.search(before):
+            if R.negated_before.search(before):
                 continue
             if criterion == IMPORTANT_MEDICAL_EVENT and re.search(r"non[\s-]*$", before, re.IGNORECASE):
                 continue
             if criterion == HOSPITALIZATION:
-                if _PLANNED_BEFORE.search(before) or _PLANNED_AFTER.search(text[m.end() : min(end, m.end() + 40)]):
+                if R.planned_before.search(before) or R.planned_after.search(text[m.end() : min(end, m.end() + 40)]):
                     continue
             cues.append(Cue(criterion, m.group(0), m.start(), m.end()))
     return sorted(cues, key=lambda c: c.start_char)
@@ -192,8 +144,8 @@ def assess_seriousness(
     *,
     negated: bool = False,
     historical: bool = False,
-    ime_terms: Iterable[str] = IME_TERMS,
     linked_clauses: Sequence[Tuple[int, int]] = (),
+    rules: Optional[SeriousnessRules] = None,
 ) -> List[Criterion]:
     """ICH E2A criteria met by one AE mention.
 
@@ -203,8 +155,10 @@ def assess_seriousness(
     speak about this one ("anaphylaxis occurred ... and the patient was
     hospitalised overnight"); the reasoner links such a clause to the nearest
     preceding clause with an AE (else the next one).
+    rules: the compiled rules (default: the shipped ones).
     Returns the criteria in :data:`CRITERIA` order, each with one evidence line.
     """
+    R = rules or default_seriousness_rules()
     if negated or historical:
         return []
     found = {}
@@ -212,14 +166,14 @@ def assess_seriousness(
         found[DEATH] = "seriousness: death (ICH E2A) because the event is CTCAE grade 5"
     for i, (c_start, c_end) in enumerate([clause, *linked_clauses]):
         where = "in the same clause" if i == 0 else "in a linked clause that names no other AE"
-        for cue in find_cues(text, c_start, c_end):
+        for cue in find_cues(text, c_start, c_end, R):
             if cue.criterion == CONGENITAL_ANOMALY:
                 continue  # sentence-level, below
             found.setdefault(cue.criterion, f"seriousness: {cue.criterion} (ICH E2A) from '{cue.text}' {where}")
-    for cue in find_cues(text, *sentence):
+    for cue in find_cues(text, *sentence, rules=R):
         if cue.criterion == CONGENITAL_ANOMALY:
             found.setdefault(cue.criterion, f"seriousness: congenital_anomaly (ICH E2A) from '{cue.text}' in the sentence")
-    if ctcae_term and ctcae_term in set(ime_terms):
+    if ctcae_term and ctcae_term in R.ime_terms:
         found.setdefault(
             IMPORTANT_MEDICAL_EVENT,
             f"seriousness: important_medical_event because '{ctcae_term}' is on the curated IME list",

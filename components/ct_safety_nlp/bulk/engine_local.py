@@ -7,11 +7,16 @@ engine's actors call it too, so both engines write identical records.
   flight are in memory).
 * ``n_process`` > 1 uses spaCy's multiprocessing (components must pickle);
   the caller limits torch/BLAS threads per worker.
-* A component that raises makes spaCy drop that batch (our error handler
-  swallows the exception instead of ending the run). Dropped documents are
-  noticed by id and run again one by one, component by component; a document
-  that fails again becomes an error record naming the component and the
-  exception. Nothing is lost and the run goes on.
+* A component that raises on a document hands it to the pipeline's error
+  handler (the library's components are spaCy ``Pipe``s that do; ours
+  swallows the exception instead of ending the run), so that document is
+  dropped from the batch. Dropped documents are noticed by id (this works
+  across worker processes, where the handler's own state is not visible) and
+  run again alone, component by component; a document that fails again becomes
+  an error record naming the component. Components that cannot take a handler
+  (spaCy's ``ner``, a cython class) end ``nlp.pipe`` when they raise: the
+  documents in flight are then settled one by one. Nothing is lost and the run
+  goes on.
 """
 
 from __future__ import annotations
@@ -62,6 +67,20 @@ def default_batch_size(nlp, gpu: bool) -> int:
     return 256
 
 
+def run_components(nlp, doc, disable: Iterable[str] = ()) -> Tuple[Any, Optional[str]]:
+    """Run the enabled components on one Doc, one by one, so that a failure names
+    the component: (doc, None), or (None, "pipeline component 'x' failed: ...")."""
+    disable = set(disable)
+    for name, proc in nlp.pipeline:
+        if name in disable:
+            continue
+        try:
+            doc = proc(doc)
+        except Exception as err:  # noqa: BLE001 - every failure is reported, never raised
+            return None, f"pipeline component {name!r} failed: {type(err).__name__}: {err}"
+    return doc, None
+
+
 def annotate_one(nlp, item: Dict[str, Any], include_text: bool) -> Result:
     """Run the pipeline on one item, component by component, so that a
     failure names the component."""
@@ -69,11 +88,9 @@ def annotate_one(nlp, item: Dict[str, Any], include_text: bool) -> Result:
         doc = nlp.make_doc(item["text"])
     except Exception as err:  # noqa: BLE001 - any tokenizer failure is reported
         return "error", error_record(item, f"tokenizer failed: {type(err).__name__}: {err}", "nlp"), None
-    for name, proc in nlp.pipeline:
-        try:
-            doc = proc(doc)
-        except Exception as err:  # noqa: BLE001
-            return "error", error_record(item, f"pipeline component {name!r} failed: {type(err).__name__}: {err}", "nlp"), None
+    doc, error = run_components(nlp, doc)
+    if error is not None:
+        return "error", error_record(item, error, "nlp"), None
     doc.user_data["ct_bulk_id"] = item["id"]
     return "doc", doc_record(doc, item, include_text), doc
 

@@ -50,7 +50,7 @@ class RayAnnotator:
         from ..extensions import register_extensions
 
         if code:
-            from .run import import_code
+            from .usercode import import_code
 
             import_code(code)
         register_extensions()

@@ -29,6 +29,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, TextIO
 from . import EXIT_DOC_ERRORS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from .journal import OutputDir, OutputError
 from .readers import ALL_FORMATS, DEFAULT_MAX_BYTES, ROW_FORMATS, InputError, discover, read_ref
+from .usercode import import_code
 
 
 @dataclass
@@ -58,17 +59,6 @@ class AnnotateOptions:
     cpus_per_actor: float = 1.0
     gpus_per_actor: float = 0.0
     extra: Dict[str, Any] = field(default_factory=dict)
-
-
-def import_code(path: str) -> None:
-    """Import a Python file that registers custom components (like ``spacy
-    apply --code``)."""
-    if not os.path.isfile(path):
-        raise InputError(f"--code file {path!r} does not exist")
-    spec = importlib.util.spec_from_file_location("ct_bulk_user_code", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["ct_bulk_user_code"] = module
-    spec.loader.exec_module(module)
 
 
 def _limit_threads(n_process: int) -> None:
@@ -161,20 +151,10 @@ def annotate(opts: AnnotateOptions, stream: Optional[TextIO] = None) -> int:
     stream = stream or sys.stderr
     t0 = time.monotonic()
     try:
-        _validate(opts)
-        if opts.code:
-            import_code(opts.code)
-        refs, skipped = discover(opts.inputs, opts.formats, exclude_dirs=[opts.output])
-        if opts.engine == "local":
-            _limit_threads(opts.n_process)
-            nlp = _load_model(opts)
-        else:
-            _check_model_reference(opts.model)
-            nlp = None
+        refs, skipped, nlp = _prepare(opts)
     except InputError as err:
         stream.write(f"error: {err}\n")
         return EXIT_USAGE
-
     manifest = {
         "tool": "en-clinical-trials annotate",
         "model": os.path.abspath(opts.model) if os.path.exists(opts.model) else opts.model,
@@ -190,55 +170,87 @@ def annotate(opts: AnnotateOptions, stream: Optional[TextIO] = None) -> int:
     for repair in out.repairs:
         stream.write(f"resume: {repair}\n")
 
-    from .progress import Progress, format_summary
+    from .progress import Progress
 
     pending, skip_rows = _pending(refs, done)
     sizes = {ref["rel"]: max(0, ref["size"]) for ref in refs}
     progress = Progress(sum(sizes[r["rel"]] for r in pending), mode=opts.progress, stream=stream, interval=opts.progress_interval)
+    batch_size = _batch_size(opts, nlp)
+    results = _results(opts, nlp, pending, skip_rows, done, batch_size)
+    t_proc = time.monotonic()
+    status, run_words = _commit(results, out, done, sizes, progress, opts, t0)
+    proc_s = time.monotonic() - t_proc
+    out.close(status, manifest)
+    if status == "interrupted":
+        stream.write(
+            f"interrupted: {progress.docs} documents and {progress.errors} errors of this run are saved in {out.path}; "
+            "continue with --resume\n"
+        )
+        return EXIT_INTERRUPTED
+    return _finish(opts, out, progress, stream, run_words=run_words, resumed=resumed, proc_s=proc_s,
+                   wall=time.monotonic() - t0, batch_size=batch_size, skipped=skipped)
+
+
+def _prepare(opts: AnnotateOptions):
+    """Check the options, import --code, discover the inputs and (local engine) load the model."""
+    _validate(opts)
+    if opts.code:
+        import_code(opts.code)
+    refs, skipped = discover(opts.inputs, opts.formats, exclude_dirs=[opts.output])
+    if opts.engine == "local":
+        _limit_threads(opts.n_process)
+        return refs, skipped, _load_model(opts)
+    _check_model_reference(opts.model)
+    return refs, skipped, None
+
+
+def _batch_size(opts: AnnotateOptions, nlp) -> int:
     gpu = opts.gpu_id >= 0 or opts.gpus_per_actor > 0
     if opts.batch_size:
-        batch_size = opts.batch_size
-    elif nlp is not None:
+        return opts.batch_size
+    if nlp is not None:
         from .engine_local import default_batch_size
 
-        batch_size = default_batch_size(nlp, gpu)
-    else:
-        batch_size = 64 if gpu else 32
+        return default_batch_size(nlp, gpu)
+    return 64 if gpu else 32
 
+
+def _results(opts: AnnotateOptions, nlp, pending, skip_rows, done, batch_size):
+    """The engine's stream of committable batches of results."""
     if opts.engine == "local":
         from .engine_local import annotate_stream
 
-        results = annotate_stream(
+        return annotate_stream(
             nlp, _items(pending, done, opts), n_process=opts.n_process, batch_size=batch_size,
             include_text=opts.include_text,
         )
-    else:
-        from .engine_ray import run_ray
+    from .engine_ray import run_ray
 
-        # paths absolute: actors do not share the driver's working directory
-        model = os.path.abspath(opts.model) if os.path.exists(opts.model) else opts.model
-        results = run_ray(
-            pending, skip_rows, model=model, batch_size=batch_size, num_actors=opts.num_actors,
-            cpus_per_actor=opts.cpus_per_actor, gpus_per_actor=opts.gpus_per_actor or (1.0 if opts.gpu_id >= 0 else 0.0),
-            include_text=opts.include_text, keep_docs=opts.docbin, max_bytes=opts.max_bytes,
-            text_field=opts.text_field, encoding=opts.encoding, address=opts.ray_address,
-            num_cpus=opts.ray_num_cpus, code=os.path.abspath(opts.code) if opts.code else None, show_progress=False,
-        )
+    # paths absolute: actors do not share the driver's working directory
+    model = os.path.abspath(opts.model) if os.path.exists(opts.model) else opts.model
+    return run_ray(
+        pending, skip_rows, model=model, batch_size=batch_size, num_actors=opts.num_actors,
+        cpus_per_actor=opts.cpus_per_actor, gpus_per_actor=opts.gpus_per_actor or (1.0 if opts.gpu_id >= 0 else 0.0),
+        include_text=opts.include_text, keep_docs=opts.docbin, max_bytes=opts.max_bytes,
+        text_field=opts.text_field, encoding=opts.encoding, address=opts.ray_address,
+        num_cpus=opts.ray_num_cpus, code=os.path.abspath(opts.code) if opts.code else None, show_progress=False,
+    )
+
+
+def _commit(results, out: OutputDir, done: set, sizes: Dict[str, int], progress, opts: AnnotateOptions, t0: float):
+    """Write each batch of results to the journal (never an id twice); returns
+    (status "complete" | "interrupted", words of this run)."""
+    from .records import dumps
 
     def on_term(signum, frame):
         raise _Interrupted()
 
     old_term = signal.signal(signal.SIGTERM, on_term) if _main_thread() else None
-    t_proc = time.monotonic()
-    status = "complete"
-    run_words = 0
-    seq = 0
+    status, run_words, seq = "complete", 0, 0
     try:
         for batch in results:
             doc_lines, err_lines, docs = [], [], []
             words = bytes_done = 0
-            from .records import dumps
-
             for kind, record, doc in batch:
                 if record["id"] in done:  # defensive: never write an id twice
                     continue
@@ -269,18 +281,14 @@ def annotate(opts: AnnotateOptions, stream: Optional[TextIO] = None) -> int:
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
         progress.close()
-    run_docs, run_errors = progress.docs, progress.errors
-    proc_s = time.monotonic() - t_proc
-    wall = time.monotonic() - t0
-    out.close(status, manifest)
-    if status == "interrupted":
-        stream.write(
-            f"interrupted: {run_docs} documents and {run_errors} errors of this run are saved in {out.path}; "
-            "continue with --resume\n"
-        )
-        return EXIT_INTERRUPTED
+    return status, run_words
 
+
+def _finish(opts: AnnotateOptions, out: OutputDir, progress, stream: TextIO, *, run_words: int, resumed: int,
+            proc_s: float, wall: float, batch_size: int, skipped) -> int:
+    """Export the tables, write summary.json, print the summary; returns the exit code."""
     from .exporters import export_tables, merge_docbin
+    from .progress import format_summary
 
     counts = export_tables(out.path, html_limit=opts.html_limit)
     if opts.docbin:
@@ -289,14 +297,14 @@ def annotate(opts: AnnotateOptions, stream: Optional[TextIO] = None) -> int:
     summary = dict(counts)
     summary.update(
         {
-            "run_documents": run_docs,
-            "run_errors": run_errors,
+            "run_documents": progress.docs,
+            "run_errors": progress.errors,
             "run_words": run_words,
             "resumed": resumed,
             "wall_s": round(wall, 3),
             "processing_s": round(proc_s, 3),
             "words_per_s": run_words / proc_s if proc_s > 0 else 0.0,
-            "docs_per_s": run_docs / proc_s if proc_s > 0 else 0.0,
+            "docs_per_s": progress.docs / proc_s if proc_s > 0 else 0.0,
             "engine": opts.engine,
             "n_process": opts.n_process,
             "batch_size": batch_size,

@@ -144,6 +144,16 @@ def _records(path: Path, stats: Dict[str, int]) -> Iterator[Tuple[int, Any, str,
             yield lineno, rid, text, context
 
 
+def _collect_errors(failed: Dict[int, str]):
+    """A spaCy error handler that records, per input line, which component failed."""
+
+    def on_error(proc_name, proc, docs, error) -> None:
+        for doc in docs:
+            failed[doc.user_data.get("ct_line")] = f"pipeline component {proc_name!r} failed: {type(error).__name__}: {error}"
+
+    return on_error
+
+
 def _batches(items: Iterator, size: int) -> Iterator[list]:
     batch: list = []
     for item in items:
@@ -168,6 +178,7 @@ def generate_command(
 ) -> None:
     """Write a follow-up record (and AE narrative for serious events) for each input line,
     checked for faithfulness against the facts the pipeline extracted."""
+    from ..bulk.engine_local import run_components, set_error_handler
     from ..extensions import register_extensions
 
     if backend not in BACKENDS:
@@ -185,24 +196,37 @@ def generate_command(
     with output.open("w", encoding="utf-8") as out:
         for batch in _batches(_records(input_path, stats), batch_size):
             docs = []
-            for _lineno, _rid, text, context in batch:
+            for lineno, _rid, text, context in batch:
                 doc = nlp.make_doc(text)
                 doc._.ct_context = context
+                doc.user_data["ct_line"] = lineno
                 docs.append(doc)
+            failed: Dict[int, str] = {}
+            on_error = _collect_errors(failed)
+            set_error_handler(nlp, on_error)
             try:
                 with nlp.select_pipes(disable=disable):
-                    done = list(nlp.pipe(docs))
-                results = list(zip(batch, done))
-            except Exception:
-                # find the line(s) the pipeline fails on; the others still get their records
-                results = []
-                for item, doc in zip(batch, docs):
-                    try:
-                        with nlp.select_pipes(disable=disable):
-                            results.append((item, nlp(doc)))
-                    except Exception as err:
-                        stats["bad"] += 1
-                        _err(f"{input_path}:{item[0]}: the pipeline failed on this line: {err}; line skipped")
+                    done = {doc.user_data["ct_line"]: doc for doc in nlp.pipe(docs)}
+            except Exception:  # noqa: BLE001
+                # a component that cannot take the error handler (spaCy's ner) raised:
+                # run this batch one document at a time, naming the component that fails
+                done = {}
+                for doc in docs:
+                    line = doc.user_data["ct_line"]
+                    annotated, error = run_components(nlp, doc, disable)
+                    if error is None:
+                        done[line] = annotated
+                    else:
+                        failed[line] = error
+            results = []
+            for item, doc in zip(batch, docs):
+                lineno = item[0]
+                if lineno in done:
+                    results.append((item, done[lineno]))
+                    continue
+                stats["bad"] += 1
+                reason = failed.get(lineno, "the pipeline dropped this line")
+                _err(f"{input_path}:{lineno}: {reason}; line skipped")
             for (lineno, rid, _text, _ctx), doc in results:
                 result = doc._.ct_followup or {}
                 issues = [str(i) for i in (doc._.ct_followup_issues or [])]

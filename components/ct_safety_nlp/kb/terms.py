@@ -1,0 +1,49 @@
+"""The compiled term matching rules (:class:`TermRules`, from ``ct.read_term_rules.v1``)."""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any, Dict, Optional
+
+from ..text import TextRules, default_text_rules
+
+__all__ = ["TermRules", "default_term_rules"]
+
+
+class TermRules:
+    """Leading junk, lemma-step modifiers, wordings that name no single term,
+    forms never matched in text, short words, preceding blockers and the gap
+    allowed between the words of a form; folds from the text rules."""
+
+    def __init__(self, data: Dict[str, Any], text_rules: Optional[TextRules] = None):
+        if not isinstance(data, dict) or "modifiers" not in data:
+            raise ValueError("TermRules needs the dict read by ct.read_term_rules.v1")
+        self.data = data
+        self.text_rules = text_rules or default_text_rules()
+        self.leading_junk = re.compile(data["leading_junk"], re.I)
+        self.modifiers = frozenset(data["modifiers"])
+        self.no_single_term = frozenset(self.text_rules.canonical(t) for t in data["no_single_term"])
+        self.mention_exclude = frozenset(data["mention_exclude"])
+        self.short_word_length = int(data.get("short_word_length", 4))
+        self.short_words = frozenset(data["short_words"])
+        self.preceding_blockers = {form: frozenset(words) for form, words in data["preceding_blockers"].items()}
+        self.gap = re.compile(data["gap"])
+
+    def to_dict(self) -> Dict[str, Any]:
+        return self.data
+
+    def __getstate__(self):
+        return {"data": self.data, "text_rules": self.text_rules}
+
+    def __setstate__(self, state):
+        self.__init__(state["data"], state["text_rules"])
+
+
+@functools.lru_cache(maxsize=1)
+def default_term_rules() -> TermRules:
+    """The shipped term matching rules (``resources/terms.yml``), read once."""
+    from ..rules.io import resource_path
+    from ..rules.terms import read_term_rules
+
+    return TermRules(read_term_rules(str(resource_path("terms.yml"))))

@@ -1,0 +1,83 @@
+"""The ``doc._.ct_adverse_events`` record of one AE mention: term, grade,
+context, seriousness, suspect drugs, protocol DLT and action, each with its
+evidence. Negated mentions keep ``grade`` None (no event, no grade); negated
+or historical mentions are never serious and never a DLT."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Sequence, Tuple
+
+from ..protocol import apply_protocol
+from ..regimens import link_drugs
+from ..seriousness import assess_seriousness
+from .grading_window import decide_grade
+from .mentions import Mention
+from .tables import ReasonerTables
+
+__all__ = ["AE_KEYS", "build_event"]
+
+#: the keys of every AE record, in order (the README's output contract)
+AE_KEYS = (
+    "text", "start_char", "end_char", "ctcae_term", "meddra_code", "soc", "grade", "grade_basis", "negated",
+    "speculated", "historical", "serious", "seriousness_criteria", "drugs", "dlt", "action", "evidence",
+)
+
+Offsets = Tuple[int, int]
+
+
+def build_event(
+    text: str,
+    m: Mention,
+    sentence: Offsets,
+    clause: Offsets,
+    in_sentence: Sequence[Mention],
+    drugs: Sequence[Tuple[int, int, str]],
+    linked: Sequence[Offsets],
+    tables: ReasonerTables,
+) -> Dict[str, Any]:
+    """The AE record of mention ``m`` (keys :data:`AE_KEYS`)."""
+    evidence: List[str] = list(m.evidence)
+    ctx = tables.context.assess(text, m.start, m.end, sentence)
+    evidence += ctx.evidence
+    term = m.match.term if m.match is not None else None
+    decision = decide_grade(text, m, clause, in_sentence, tables.kb, tables.grading_rules)
+    grade, basis = decision.grade, decision.basis
+    evidence += decision.evidence
+    if ctx.negated and grade is not None:
+        evidence.append(f"grade: {grade} not reported because the mention is negated")
+        grade, basis = None, None
+    criteria = assess_seriousness(
+        text, clause, sentence, term, grade, negated=ctx.negated, historical=ctx.historical,
+        linked_clauses=linked, rules=tables.seriousness,
+    )
+    evidence += [c.evidence for c in criteria]
+    drug_names, drug_evidence = link_drugs(text, (m.start, m.end), clause, drugs, tables.regimens) if not ctx.negated else ([], "")
+    if drug_evidence:
+        evidence.append(drug_evidence)
+    event: Dict[str, Any] = {
+        "text": m.text,
+        "start_char": m.start,
+        "end_char": m.end,
+        "ctcae_term": term,
+        "meddra_code": m.match.meddra_code if m.match is not None else None,
+        "soc": m.match.soc if m.match is not None else None,
+        "grade": grade,
+        "grade_basis": basis,
+        "negated": ctx.negated,
+        "speculated": ctx.speculated,
+        "historical": ctx.historical,
+        "serious": bool(criteria),
+        "seriousness_criteria": [c.criterion for c in criteria],
+        "drugs": drug_names,
+        "dlt": None,
+        "action": None,
+        "evidence": evidence,
+    }
+    if tables.protocol is not None and term is not None:
+        if ctx.negated or ctx.historical:
+            event["dlt"] = False
+        else:
+            verdict = apply_protocol(tables.protocol, event)
+            event["dlt"], event["action"] = verdict["dlt"], verdict["action"]
+            evidence += verdict["evidence"]
+    return event
