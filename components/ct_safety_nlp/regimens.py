@@ -41,6 +41,8 @@ from typing import Any, Dict, List, Optional, Pattern, Sequence, Tuple
 
 from .text import DOSE_RE, dose_value, normalize_dose_per, normalize_dose_unit
 
+from .rules.io import CompiledTable
+
 __all__ = [
     "DoseParse",
     "RegimenRules",
@@ -53,7 +55,7 @@ __all__ = [
 ]
 
 
-class RegimenRules:
+class RegimenRules(CompiledTable):
     """Route / frequency / duration phrases and drug-link cues, compiled; pickles by its data."""
 
     def __init__(self, data: Dict[str, Any]):
@@ -74,14 +76,6 @@ class RegimenRules:
         self.not_causal_before = re.compile(data["not_causal_before"], re.IGNORECASE)
         self.lab_before_dose = re.compile(data["lab_before_dose"], re.IGNORECASE)
 
-    def to_dict(self) -> Dict[str, Any]:
-        return self.data
-
-    def __getstate__(self):
-        return self.data
-
-    def __setstate__(self, state):
-        self.__init__(state)
 
 
 @functools.lru_cache(maxsize=1)

@@ -52,6 +52,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from .rules.seriousness import CRITERIA
 from .text import TextRules, clause_spans, default_text_rules, words_regex
 
+from .rules.io import CompiledTable
+
 __all__ = [
     "CRITERIA",
     "Criterion",
@@ -67,8 +69,10 @@ __all__ = [
 DEATH, LIFE_THREATENING, HOSPITALIZATION, DISABILITY, CONGENITAL_ANOMALY, IMPORTANT_MEDICAL_EVENT = CRITERIA
 
 
-class SeriousnessRules:
+class SeriousnessRules(CompiledTable):
     """ICH E2A cues, planned-admission patterns and IME terms, compiled. Pickles by its data."""
+
+    _state_keys = ("text_rules",)
 
     def __init__(self, data: Dict[str, Any], text_rules: Optional[TextRules] = None):
         if not isinstance(data, dict) or "cues" not in data:
@@ -83,14 +87,6 @@ class SeriousnessRules:
         self.planned_after = re.compile(data["planned_after"], re.IGNORECASE)
         self.ime_terms = frozenset(data["ime_terms"])
 
-    def to_dict(self) -> Dict[str, Any]:
-        return self.data
-
-    def __getstate__(self):
-        return {"data": self.data, "text_rules": self.text_rules}
-
-    def __setstate__(self, state):
-        self.__init__(state["data"], state["text_rules"])
 
 
 @functools.lru_cache(maxsize=1)

@@ -38,6 +38,8 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from .rules.text import NEGATION_USES as _NEGATION_USES
 from .rules.text import read_drug_vocabulary, read_text_rules
 
+from .rules.io import CompiledTable
+
 __all__ = [
     "DOSE_RE",
     "EXPLICIT_GRADE_RE",
@@ -71,7 +73,7 @@ WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
 # Text rules (folds, plurals, abbreviations, negation words)
 # --------------------------------------------------------------------------
 
-class TextRules:
+class TextRules(CompiledTable):
     """Compiled text rules (see ``resources/text.yml``); picklable, JSON-safe ``to_dict``."""
 
     def __init__(self, data: Dict[str, Any]):
@@ -86,18 +88,6 @@ class TextRules:
         self._fold_cache: Dict[str, str] = {}
         self._hash: Optional[int] = None
 
-    def to_dict(self) -> Dict[str, Any]:
-        return self.data
-
-    @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "TextRules":
-        return cls(data)
-
-    def __getstate__(self):
-        return self.data
-
-    def __setstate__(self, state):
-        self.__init__(state)
 
     def __eq__(self, other) -> bool:
         return isinstance(other, TextRules) and other.data == self.data
@@ -346,7 +336,7 @@ def normalize_dose_per(per: Optional[str]) -> Optional[str]:
 _DRUG_WORD_RE = re.compile(r"(?<![\w])[A-Za-z][A-Za-z0-9]*[a-z][A-Za-z0-9]*(?![\w])")  # hyphens split words
 
 
-class DrugVocabulary:
+class DrugVocabulary(CompiledTable):
     """Drug names found by INN stem, word list or "study drug" phrase (``resources/drugs.yml``)."""
 
     def __init__(self, data: Dict[str, Any]):
@@ -360,14 +350,6 @@ class DrugVocabulary:
         pattern = data.get("study_drug_pattern")
         self._study = re.compile(pattern, re.I) if pattern else None
 
-    def to_dict(self) -> Dict[str, Any]:
-        return self.data
-
-    def __getstate__(self):
-        return self.data
-
-    def __setstate__(self, state):
-        self.__init__(state)
 
     def is_drug(self, word: str) -> bool:
         """A single word that the vocabulary takes as a drug name."""

@@ -100,3 +100,15 @@ def test_page_is_self_contained_and_written_atomically(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["report.html"]  # no temp file left
     with pytest.raises(ValueError):
         Page("  ")
+
+
+def test_written_pages_are_readable_like_plain_files(tmp_path):
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        path = Page("Permissions").write(tmp_path / "r.html")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

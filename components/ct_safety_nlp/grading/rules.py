@@ -8,13 +8,17 @@ from typing import Any, Dict, List, Optional, Pattern, Tuple
 
 from ..text import TextRules, default_text_rules, words_regex
 
+from ..rules.io import CompiledTable
+
 __all__ = ["GradingRules", "default_grading_rules"]
 
 
-class GradingRules:
+class GradingRules(CompiledTable):
     """Explicit-grade blockers, outcome and severity words, intervention cues and
     grading-window patterns (``resources/grading.yml``), compiled; the negation
     words come from :class:`ct_safety_nlp.text.TextRules`. Pickles by its data."""
+
+    _state_keys = ("text_rules",)
 
     def __init__(self, data: Dict[str, Any], text_rules: Optional[TextRules] = None):
         if not isinstance(data, dict) or "explicit" not in data:
@@ -49,14 +53,6 @@ class GradingRules:
         self.group_noun = re.compile(win["group_noun"], re.IGNORECASE)
         self.distributive = re.compile(win["distributive"], re.IGNORECASE)
 
-    def to_dict(self) -> Dict[str, Any]:
-        return self.data
-
-    def __getstate__(self):
-        return {"data": self.data, "text_rules": self.text_rules}
-
-    def __setstate__(self, state):
-        self.__init__(state["data"], state["text_rules"])
 
 
 @functools.lru_cache(maxsize=1)

@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Pattern, Tuple
 
+from ..rules.io import CompiledTable
+
 __all__ = ["Cut", "LabRules", "Rule", "default_lab_rules"]
 
 
@@ -42,7 +44,7 @@ class Analyte:
     grader: str  # key of ct_safety_nlp.grading.graders.GRADERS
 
 
-class LabRules:
+class LabRules(CompiledTable):
     """Lab grading knowledge, compiled for :mod:`ct_safety_nlp.grading.labs`.
 
     Holds the data it was built from (``to_dict``) so a component saves it
@@ -108,18 +110,6 @@ class LabRules:
         self.bridge_re: Pattern = re.compile(r"^(?:[\s:=(,\[–-]|(?i:\b(?:" + bridge + r")\b))*$")
 
     # ---- serialisation ---------------------------------------------------
-    def to_dict(self) -> Dict[str, Any]:
-        return self.data
-
-    @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "LabRules":
-        return cls(data)
-
-    def __getstate__(self):
-        return self.data
-
-    def __setstate__(self, state):
-        self.__init__(state)
 
     # ---- look-ups ----------------------------------------------------------
     @property

@@ -8,13 +8,17 @@ from typing import Any, Dict, Optional
 
 from ..text import TextRules, default_text_rules
 
+from ..rules.io import CompiledTable
+
 __all__ = ["TermRules", "default_term_rules"]
 
 
-class TermRules:
+class TermRules(CompiledTable):
     """Leading junk, lemma-step modifiers, wordings that name no single term,
     forms never matched in text, short words, preceding blockers and the gap
     allowed between the words of a form; folds from the text rules."""
+
+    _state_keys = ("text_rules",)
 
     def __init__(self, data: Dict[str, Any], text_rules: Optional[TextRules] = None):
         if not isinstance(data, dict) or "modifiers" not in data:
@@ -30,14 +34,6 @@ class TermRules:
         self.preceding_blockers = {form: frozenset(words) for form, words in data["preceding_blockers"].items()}
         self.gap = re.compile(data["gap"])
 
-    def to_dict(self) -> Dict[str, Any]:
-        return self.data
-
-    def __getstate__(self):
-        return {"data": self.data, "text_rules": self.text_rules}
-
-    def __setstate__(self, state):
-        self.__init__(state["data"], state["text_rules"])
 
 
 @functools.lru_cache(maxsize=1)

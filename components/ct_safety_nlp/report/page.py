@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
@@ -148,19 +146,8 @@ class Page:
         return "\n".join(parts) + "\n"
 
     def write(self, path: Union[str, Path]) -> Path:
-        """Write the page atomically (temporary file, fsync, rename); returns the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        data = self.render().encode("utf-8")
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return path
+        """Write the page atomically (temporary file, fsync, rename), readable as a
+        plain file would be (umask); returns the path."""
+        from ..fileio import write_atomic
+
+        return write_atomic(path, self.render())

@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 __all__ = [
     "Bool",
+    "CompiledTable",
     "Dict_",
     "Float",
     "Int",
@@ -34,6 +35,29 @@ __all__ = [
     "read_table",
     "resource_path",
 ]
+
+
+class CompiledTable:
+    """Base of every compiled rule table: it keeps the plain data it was built
+    from (``data``), returns it from ``to_dict`` (what components save) and
+    pickles by it. ``_state_keys`` name further constructor arguments that
+    pickling keeps (e.g. the text rules a table was compiled with)."""
+
+    data: Dict[str, Any]
+    _state_keys: Tuple[str, ...] = ()
+
+    def to_dict(self) -> Dict[str, Any]:
+        return self.data
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]):
+        return cls(data)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        return {"data": self.data, **{key: getattr(self, key) for key in self._state_keys}}
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__init__(state["data"], *[state[key] for key in self._state_keys])
 
 
 class RuleFileError(ValueError):

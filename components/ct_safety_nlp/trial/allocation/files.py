@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Mapping, Tuple, Union
+
+from ...fileio import write_atomic as _write_atomic
 
 PathLike = Union[str, Path]
 
 
 def write_atomic(path: PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one, never a part."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(str(path.parent), os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return path
+    """:func:`ct_safety_nlp.fileio.write_atomic`, readable by the owner only
+    (a randomisation list or state file is not for everyone on the machine)."""
+    return _write_atomic(path, data, mode=0o600)
 
 
 def meta_path(list_path: PathLike) -> Path:

@@ -1,0 +1,49 @@
+"""Atomic file writes, used wherever the library writes a result file (reports,
+lists, state files, tables): a crash leaves either the old file or the new one,
+never a part. A leaf module: it imports nothing from the library."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Optional, Union
+
+__all__ = ["write_atomic"]
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_atomic(path: Union[str, Path], data: Union[bytes, str], *, mode: Optional[int] = None) -> Path:
+    """Write ``data`` (str is UTF-8 encoded) to ``path``: a temporary file in the
+    same folder, fsync, rename over ``path``, fsync of the folder.
+
+    mode: the file's permissions; default as a plain ``open()`` would give
+    (0o666 less the umask). Pass 0o600 for files only the owner may read.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    try:
+        os.fchmod(fd, _default_mode() if mode is None else mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(str(path.parent), os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return path
