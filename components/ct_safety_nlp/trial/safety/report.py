@@ -147,16 +147,21 @@ def build_report(
     keys = [f"grade_{g}" for g in range(1, 6)] + ["grade_missing"]
     names = [f"Grade {g}" for g in range(1, 6)] + ["Grade missing"]
     series = {n: [float(next(r for r in overall if r["arm"] == a)[k]) for a in arms] for k, n in zip(keys, names)}
-    chart = bar_chart(arms, series, title="Subjects by worst TEAE grade", y_label="subjects", stacked=True, value_format="{:.0f}")
+    chart = bar_chart(arms, series, title="Subjects by worst TEAE grade", y_label="subjects", stacked=True,
+                      value_format="{:.0f}", colors=GRADE_COLORS, width=520, bar_size=40)
+    short = ["1", "2", "3", "4", "5", "missing"]
+    grade_cells = {(r["arm"], r["soc"], r["term"]): r for r in by_grade}
     grows = []
-    for r in by_grade:
-        row = {"soc / term": "Any TEAE" if not r["soc"] else (("\u2003" + r["term"]) if r["term"] else r["soc"].upper()), "arm": r["arm"]}
-        for k, n in zip(keys, names):
-            row[n] = r[k]
-        row["subjects"] = r["subjects"]
+    for soc, term in dict.fromkeys((r["soc"], r["term"]) for r in by_grade):
+        row = {"soc / term": "Any TEAE" if not soc else (("\u2003" + term) if term else soc.upper())}
+        for a in arms:
+            r = grade_cells[(a, soc, term)]
+            for k, sh in zip(keys, short):
+                row[f"{a} {sh}"] = r[k]
         grows.append(row)
-    page.section("Grade distribution", chart + html_table(grows, ["soc / term", "arm"] + names + ["subjects"]), anchor="grades",
-                 note="Worst grade per subject; 'missing' when none of the subject's episodes there is graded.")
+    gcols = ["soc / term"] + [f"{a} {sh}" for a in arms for sh in short]
+    page.section("Grade distribution", chart + html_table(grows, gcols), anchor="grades",
+                 note="Subjects by worst grade (columns: arm and grade); 'missing' when none of the subject's episodes there is graded.")
 
     # timeline
     tl_rows = []
