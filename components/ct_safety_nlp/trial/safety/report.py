@@ -148,7 +148,7 @@ def build_report(
     names = [f"Grade {g}" for g in range(1, 6)] + ["Grade missing"]
     series = {n: [float(next(r for r in overall if r["arm"] == a)[k]) for a in arms] for k, n in zip(keys, names)}
     chart = bar_chart(arms, series, title="Subjects by worst TEAE grade", y_label="subjects", stacked=True,
-                      value_format="{:.0f}", colors=GRADE_COLORS, width=520, bar_size=40)
+                      value_format="{:.0f}", colors=GRADE_COLORS, width=640, bar_size=40)
     short = ["1", "2", "3", "4", "5", "missing"]
     grade_cells = {(r["arm"], r["soc"], r["term"]): r for r in by_grade}
     grows = []
@@ -171,7 +171,7 @@ def build_report(
         key = f"Grade {e.worst_grade}" if e.worst_grade else "Grade missing"
         tl_rows.append({
             "label": f"{e.usubjid} {e.term}",
-            "segments": [{"start": e.onset_day, "end": max(end, e.onset_day + 1) if end == e.onset_day else end, "color": key,
+            "segments": [{"start": e.onset_day - 0.5 if end == e.onset_day else e.onset_day, "end": end + 0.5 if end == e.onset_day else end, "color": key,
                           "title": f"{e.episode_id}: day {e.onset_day}-{end}, worst grade {e.worst_grade or 'missing'}, TEAE {e.teae or 'N'}",
                           "href": f"#{_ep_anchor(e.episode_id)}"}],
             "markers": [{"at": d, "symbol": "circle", "title": f"mention on day {d}"} for d in sorted(set(days))],
