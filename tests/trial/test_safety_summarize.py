@@ -144,3 +144,24 @@ def test_without_end_window_the_late_rash_counts(annotated, tmp_path):
     assert res.returncode == 0, res.stderr
     summary = json.loads(res.stdout)
     assert summary["teae_episodes"] == 25  # CT-S06's rash 45 days after the last dose now counts
+
+
+def test_tables_from_the_edc_table(annotated, tmp_path):
+    """--tables-from edc counts the SDTM AE rows (TEAE derived from AESTDTC / TRTSDT,
+    no TRTEMFL column): CT-S01's neuropathy and CT-S04's insomnia started before
+    the first dose and do not count; CT-S09 has nothing in the EDC."""
+    res = _run([
+        "trial", "summarize", str(annotated), "--subjects", str(FIX / "adsl.csv"), "--map", str(FIX / "map.csv"),
+        "--edc", str(FIX / "edc_ae.csv"), "--tables-from", "edc", "--output", str(tmp_path / "o"), "--json", "--no-report",
+    ])
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["subjects_with_teae"] == {"Paclitaxel": 5, "Placebo": 5}
+    assert summary["teae_episodes"] == 14  # 16 EDC rows in the population, 2 before the first dose
+    terms = {(r["arm"], r["term"]): r["subjects"] for r in _rows(tmp_path / "o" / "teae_by_term.csv")}
+    assert terms[("Paclitaxel", "NAUSEA")] == "2" and ("Paclitaxel", "PERIPHERAL SENSORY NEUROPATHY") not in terms
+
+
+def test_tables_from_edc_needs_edc(annotated, tmp_path):
+    res = _run(["trial", "summarize", str(annotated), "--subjects", str(FIX / "adsl.csv"), "--tables-from", "edc", "--output", str(tmp_path / "o")])
+    assert res.returncode == 2 and "--tables-from edc needs --edc" in res.stderr
