@@ -112,3 +112,12 @@ def test_written_pages_are_readable_like_plain_files(tmp_path):
     finally:
         os.umask(umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_bar_chart_series_colours():
+    root = _svg(bar_chart(["A"], {"Grade 1": [2], "Grade 5": [1]}, stacked=True, colors={"Grade 5": "#000000"}))
+    bars = {r.find(f"{SVG}title").text: r.get("fill") for r in root.iter(f"{SVG}rect") if r.find(f"{SVG}title") is not None}
+    assert bars["A — Grade 5: 1.0"] == "#000000"
+    assert bars["A — Grade 1: 2.0"] == "#0072B2"  # not given: the palette's first colour
+    legend = [r.get("fill") for r in root.iter(f"{SVG}rect") if r.find(f"{SVG}title") is None and r.get("width") == "10"]
+    assert legend == ["#0072B2", "#000000"]

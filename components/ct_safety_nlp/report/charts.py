@@ -64,10 +64,10 @@ def _wrap(svg: str, title: Optional[str]) -> str:
     return f'<div class="chart" role="img"{label}>{svg}</div>'
 
 
-def _legend(names: Sequence[str], x: float, y: float) -> List[str]:
+def _legend(names: Sequence[str], x: float, y: float, colors: Optional[Mapping[str, str]] = None) -> List[str]:
     out, cx = [], x
     for i, name in enumerate(names):
-        color = PALETTE[i % len(PALETTE)]
+        color = (colors or {}).get(name) or PALETTE[i % len(PALETTE)]
         out.append(f'<rect x="{cx:.1f}" y="{y - 9:.1f}" width="10" height="10" fill="{color}"/>')
         out.append(f'<text x="{cx + 14:.1f}" y="{y:.1f}" font-size="12" {_FONT}>{escape(name)}</text>')
         cx += 24 + 7 * len(str(name))
@@ -89,8 +89,12 @@ def bar_chart(
     width: int = 720,
     bar_size: int = 18,
     y_max: Optional[float] = None,
+    colors: Optional[Mapping[str, str]] = None,
 ) -> str:
     """Grouped (or stacked) bars, one group per category, one colour per series.
+
+    colors: series name -> CSS colour (e.g. one per CTCAE grade, shared with a
+    timeline); other series take palette colours in order.
 
     links: series name -> one URL (or None) per category; the bar links there.
     Negative values draw below / left of the zero line (waterfall plots).
@@ -141,7 +145,7 @@ def bar_chart(
     if title:
         out.append(f'<text x="{width / 2:.1f}" y="18" text-anchor="middle" font-size="14" font-weight="600" {_FONT}>{escape(title)}</text>')
     if len(names) > 1:
-        out.extend(_legend(names, x0, top + 12))
+        out.extend(_legend(names, x0, top + 12, colors))
     for t in ticks:  # grid + tick labels
         p = scale(t)
         if horizontal:
@@ -159,7 +163,7 @@ def bar_chart(
             v = series[name][i]
             if v is None:
                 continue
-            color = PALETTE[j % len(PALETTE)]
+            color = (colors or {}).get(name) or PALETTE[j % len(PALETTE)]
             if stacked:
                 start = base_pos if v >= 0 else base_neg
                 a, b = scale(start), scale(start + v)
@@ -237,7 +241,7 @@ def line_chart(
     if title:
         out.append(f'<text x="{width / 2:.1f}" y="18" text-anchor="middle" font-size="14" font-weight="600" {_FONT}>{escape(title)}</text>')
     if len(names) > 1:
-        out.extend(_legend(names, x0, top + 12))
+        out.extend(_legend(names, x0, top + 12, colors))
     for t in y_ticks:
         out.append(f'<line x1="{x0}" y1="{py(t):.1f}" x2="{x0 + plot_w}" y2="{py(t):.1f}" stroke="#d0d7de" stroke-width="0.6"/>')
         out.append(f'<text x="{x0 - 6}" y="{py(t) + 4:.1f}" text-anchor="end" font-size="11" {_FONT}>{_fmt_tick(t)}</text>')
