@@ -25,23 +25,10 @@ REQUIRED = ("term", "grade", "serious", "negated")
 
 
 def build_default_pipeline(ctcae: Path, synonyms: Path, protocol: Optional[Path]):
-    import spacy
-    from spacy import registry
+    """blank en + ct_reasoner from the table files (:func:`ct_safety_nlp.evaluation.pipelines.rules_pipeline`)."""
+    from ct_safety_nlp.evaluation.pipelines import rules_pipeline
 
-    import ct_safety_nlp.kb  # noqa: F401  (registers ct.read_ctcae.v1 / ct.read_synonyms.v1)
-    import ct_safety_nlp.protocol  # noqa: F401  (registers ct.read_protocol.v1)
-
-    nlp = spacy.blank("en")
-    nlp.add_pipe("ct_reasoner")
-    init = {
-        "kb": registry.misc.get("ct.read_ctcae.v1")(str(ctcae)),
-        "synonyms": registry.misc.get("ct.read_synonyms.v1")(str(synonyms)),
-    }
-    if protocol is not None:
-        init["protocol"] = registry.misc.get("ct.read_protocol.v1")(str(protocol))
-    nlp.config["initialize"]["components"]["ct_reasoner"] = {}
-    nlp.get_pipe("ct_reasoner").initialize(lambda: [], nlp=nlp, **init)
-    return nlp
+    return rules_pipeline(ctcae, synonyms, protocol)
 
 
 def load_eval(path: Path) -> List[Dict[str, Any]]:

@@ -1,0 +1,51 @@
+"""Pipelines for the evaluation scripts: the rules alone, or a saved pipeline."""
+
+from pathlib import Path
+from typing import Optional, Union
+
+PathLike = Union[str, Path]
+
+
+def rules_pipeline(ctcae: PathLike, synonyms: PathLike, protocol: Optional[PathLike] = None):
+    """``spacy.blank("en")`` + ``ct_reasoner`` initialised from the table files.
+
+    ctcae: the NCI CTCAE v5.0 workbook; synonyms: the curated synonym table
+    (JSON); protocol: the protocol rules (YAML/JSON) or None. The tables are
+    read with the registered readers (``ct.read_ctcae.v1``,
+    ``ct.read_synonyms.v1``, ``ct.read_protocol.v1``) exactly as the assemble
+    config feeds them, so this is the shipped reasoner without the trained
+    components. Raises FileNotFoundError / ValueError naming a bad file.
+    """
+    import spacy
+    from spacy import registry
+
+    import ct_safety_nlp.kb  # noqa: F401  (registers ct.read_ctcae.v1 / ct.read_synonyms.v1)
+    import ct_safety_nlp.protocol  # noqa: F401  (registers ct.read_protocol.v1)
+    import ct_safety_nlp.reasoner  # noqa: F401  (registers the ct_reasoner factory)
+
+    for label, path in (("CTCAE workbook", ctcae), ("synonym table", synonyms), ("protocol rules", protocol)):
+        if path is not None and not Path(path).is_file():
+            raise FileNotFoundError(f"{label} not found: {path}")
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ct_reasoner")
+    init = {
+        "kb": registry.misc.get("ct.read_ctcae.v1")(str(ctcae)),
+        "synonyms": registry.misc.get("ct.read_synonyms.v1")(str(synonyms)),
+    }
+    if protocol is not None:
+        init["protocol"] = registry.misc.get("ct.read_protocol.v1")(str(protocol))
+    nlp.config["initialize"]["components"]["ct_reasoner"] = {}
+    nlp.get_pipe("ct_reasoner").initialize(lambda: [], nlp=nlp, **init)
+    return nlp
+
+
+def load_pipeline(name: str, *, require_reasoner: bool = True):
+    """``spacy.load(name)`` (a path or an installed package); with
+    ``require_reasoner`` a pipeline without ``ct_reasoner`` is a ValueError
+    naming it (it would write no AE records to score)."""
+    import spacy
+
+    nlp = spacy.load(name)
+    if require_reasoner and "ct_reasoner" not in nlp.pipe_names:
+        raise ValueError(f"pipeline {name!r} has no ct_reasoner component (pipes: {nlp.pipe_names})")
+    return nlp
