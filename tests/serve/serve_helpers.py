@@ -43,6 +43,18 @@ NOTES = [
 ]
 
 
+def expected_record(nlp, text, rid="1", meta=None, include_text=True, context=None) -> dict:
+    """What /v1/annotate must answer for ``text``: the docs.jsonl record of
+    ``nlp(text)`` (as JSON), with the service's id / source / row / decoded."""
+    from ct_safety_nlp.bulk.records import doc_record, dumps
+
+    doc = nlp.make_doc(text)
+    if context is not None:
+        doc._.ct_context = context
+    item = {"id": rid, "source": None, "row": None, "decoded": "json", "meta": meta}
+    return json.loads(dumps(doc_record(nlp(doc), item, include_text)))
+
+
 def ruler_patterns() -> List[dict]:
     pats = [{"label": "DRUG", "pattern": [{"LOWER": d}]} for d in SERVE_DRUGS]
     number = {"LIKE_NUM": True}
@@ -117,7 +129,8 @@ class Server:
         raise RuntimeError(f"the server did not answer within {timeout:.0f} s:\n{self.log()}")
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def stop(self) -> int:

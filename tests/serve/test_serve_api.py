@@ -19,24 +19,13 @@ from fastapi.testclient import TestClient
 from spacy.language import Language
 
 from ct_safety_nlp.bulk.exporters import export_tables
-from ct_safety_nlp.bulk.records import doc_record, dumps
+from ct_safety_nlp.bulk.records import dumps
 from ct_safety_nlp.serve import ServeSettings, SettingsError, create_app
 from ct_safety_nlp.serve.service import PipelineService, followup_output
 from ct_safety_nlp.serve.settings import SETTINGS_ENV
-from serve_helpers import NARRATIVE, NOTES
+from serve_helpers import NARRATIVE, NOTES, expected_record
 
 KEY_ENV = "CT_SERVE_TEST_KEY"
-
-
-def item(rid="1", meta=None):
-    return {"id": rid, "source": None, "row": None, "decoded": "json", "meta": meta}
-
-
-def expected_record(nlp, text, rid="1", meta=None, include_text=True, context=None):
-    doc = nlp.make_doc(text)
-    if context is not None:
-        doc._.ct_context = context
-    return json.loads(dumps(doc_record(nlp(doc), item(rid, meta), include_text)))
 
 
 @pytest.fixture()

@@ -2,9 +2,12 @@
 
 Needs the ``serve`` extra (``pip install 'ct-safety-nlp[serve]'``). Binds
 127.0.0.1 unless ``--host`` says otherwise. Each of the ``--workers`` processes
-loads the pipeline once. Exit status: 0 after a normal shutdown (Ctrl+C /
-SIGTERM), 2 for bad options, a missing extra, a missing API key variable or a
-pipeline that does not load, 1 when the server crashed.
+loads the pipeline once. Exit status: 2 for bad options, a missing extra, a
+missing API key variable or a pipeline that does not load; 1 when the server
+could not start (port in use, a worker failed). Ctrl+C or SIGTERM shut it
+down gracefully (requests in flight are answered), after which uvicorn
+re-raises the signal, so the process ends with that signal's status (130 /
+143 in a shell).
 """
 
 from __future__ import annotations
