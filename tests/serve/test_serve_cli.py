@@ -31,6 +31,15 @@ def test_serve_is_a_top_level_command_with_its_options():
     assert "127.0.0.1" in out.stdout
 
 
+def test_the_cli_and_the_library_do_not_import_fastapi_until_serving():
+    code = ("import sys; from ct_safety_nlp.cli import _register_subcommands; _register_subcommands(); "
+            "import ct_safety_nlp.serve, ct_safety_nlp.serve.service, ct_safety_nlp.bulk.run; "
+            "print([m for m in ('fastapi', 'uvicorn', 'starlette') if m in sys.modules])")
+    out = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_pipeline_that_does_not_exist_is_exit_2(tmp_path, workers):
     out = serve("--model", str(tmp_path / "nope"), "--workers", workers, "--port", "0")
