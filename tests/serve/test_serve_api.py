@@ -188,8 +188,9 @@ def test_annotate_file_equals_the_annotate_commands_docs_jsonl(client, serve_mod
 
 
 def test_export_csv_is_annotates_adverse_events_csv(client, tmp_path):
-    records = client.post("/v1/annotate", json={"documents": [{"text": t} for t in NOTES]}).json()["documents"]
-    response = client.post("/v1/export/adverse-events.csv", json={"documents": records})
+    answer = client.post("/v1/annotate", json={"documents": [{"text": t} for t in NOTES]}).json()
+    records = answer["documents"]
+    response = client.post("/v1/export/adverse-events.csv", json=answer)  # the annotate answer as it came
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     (tmp_path / "docs.jsonl").write_text("".join(dumps(r) + "\n" for r in records), encoding="utf-8")

@@ -81,7 +81,9 @@ class ExportDocument(BaseModel):
 
 
 class ExportRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A /v1/annotate response (its ``errors`` and other keys are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
 
     documents: List[ExportDocument] = Field(..., description="records from /v1/annotate")
 
