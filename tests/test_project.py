@@ -145,3 +145,6 @@ def test_project_workflow_builds_installs_and_loads_the_package(project_copy):
     out = project_run(root, "test-package", timeout=1500)
     assert "test-package: OK" in out
     assert "entities:" in out
+    # the service from the same wheels (serve extra): /v1/annotate == spacy.load on every text
+    out = project_run(root, "test-serve-package", timeout=1500)
+    assert "test-serve-package: OK" in out and "42 texts" in out

@@ -39,9 +39,11 @@ def _register_subcommands() -> None:
     # pays for another's imports beyond its own module.
     from .annotate import annotate_command
     from .generate import generate_command
+    from .serve import serve_command
 
     app.command("annotate")(annotate_command)
     app.command("generate")(generate_command)
+    app.command("serve")(serve_command)
     from .trial import COMMAND_MODULES, build_app
 
     if COMMAND_MODULES:
