@@ -42,6 +42,10 @@ def _register_subcommands() -> None:
 
     app.command("annotate")(annotate_command)
     app.command("generate")(generate_command)
+    from .trial import COMMAND_MODULES, build_app
+
+    if COMMAND_MODULES:
+        app.add_typer(build_app(), name="trial")
 
 
 def main() -> None:
