@@ -16,6 +16,10 @@ Schema (``schema_version: 1``)::
       - id: str
         description: str
         when: <condition>
+    dlt_window_days: int            # optional: the DLT observation window, days from first dose (1-365)
+    evaluability:                   # optional, needs dlt_window_days: who counts in the DLT assessment
+      min_followup_days: int        # days followed from first dose without a DLT (default: the window)
+      dlt_always_evaluable: bool    # a subject with a DLT in the window is evaluable (default true)
     dose_modifications:             # list, evaluated in order; first match wins
       - id: str
         when: <condition>
@@ -40,7 +44,8 @@ from spacy import registry
 
 SCHEMA_VERSION = 1
 ACTIONS = ("continue", "hold", "reduce_one_level", "reduce_two_levels", "stop")
-_TOP_KEYS = {"schema_version", "name", "source", "categories", "dlt", "dose_modifications"}
+_TOP_KEYS = {"schema_version", "name", "source", "categories", "dlt", "dose_modifications", "dlt_window_days", "evaluability"}
+_EVALUABILITY_KEYS = {"min_followup_days", "dlt_always_evaluable"}
 _CONDITION_KEYS = {"terms", "categories", "socs", "exclude_terms", "exclude_categories", "min_grade", "max_grade", "serious"}
 _LIST_KEYS = {"terms", "categories", "socs", "exclude_terms", "exclude_categories"}
 
@@ -227,6 +232,27 @@ def _check(root, path: str, known_terms: Optional[set]) -> Dict[str, Any]:
 
     rules["dlt"] = rule_list("dlt", {}, set())
     rules["dose_modifications"] = rule_list("dose_modifications", {"action": str}, {"action"})
+    if "dlt_window_days" in top:
+        node = top["dlt_window_days"][1]
+        window = c.scalar(node, "dlt_window_days", int)
+        if not 1 <= window <= 365:
+            c.fail(node, f"dlt_window_days must be 1-365 days, got {window}")
+        rules["dlt_window_days"] = window
+    if "evaluability" in top:
+        key_node, node = top["evaluability"]
+        if "dlt_window_days" not in rules:
+            c.fail(key_node, "evaluability needs dlt_window_days (the window it is measured against)")
+        fields = c.mapping(node, "evaluability")
+        c.unknown_keys(fields, _EVALUABILITY_KEYS, "evaluability")
+        evaluability = {"min_followup_days": rules["dlt_window_days"], "dlt_always_evaluable": True}
+        if "min_followup_days" in fields:
+            days = c.scalar(fields["min_followup_days"][1], "evaluability.min_followup_days", int)
+            if days < 0:
+                c.fail(fields["min_followup_days"][1], f"evaluability.min_followup_days must be >= 0, got {days}")
+            evaluability["min_followup_days"] = days
+        if "dlt_always_evaluable" in fields:
+            evaluability["dlt_always_evaluable"] = c.scalar(fields["dlt_always_evaluable"][1], "evaluability.dlt_always_evaluable", bool)
+        rules["evaluability"] = evaluability
     return rules
 
 
