@@ -64,10 +64,10 @@ def _wrap(svg: str, title: Optional[str]) -> str:
     return f'<div class="chart" role="img"{label}>{svg}</div>'
 
 
-def _legend(names: Sequence[str], x: float, y: float) -> List[str]:
+def _legend(names: Sequence[str], x: float, y: float, colors: Optional[Mapping[str, str]] = None) -> List[str]:
     out, cx = [], x
     for i, name in enumerate(names):
-        color = PALETTE[i % len(PALETTE)]
+        color = (colors or {}).get(name) or PALETTE[i % len(PALETTE)]
         out.append(f'<rect x="{cx:.1f}" y="{y - 9:.1f}" width="10" height="10" fill="{color}"/>')
         out.append(f'<text x="{cx + 14:.1f}" y="{y:.1f}" font-size="12" {_FONT}>{escape(name)}</text>')
         cx += 24 + 7 * len(str(name))
@@ -89,10 +89,13 @@ def bar_chart(
     width: int = 720,
     bar_size: int = 18,
     y_max: Optional[float] = None,
+    colors: Optional[Mapping[str, str]] = None,
 ) -> str:
     """Grouped (or stacked) bars, one group per category, one colour per series.
 
     links: series name -> one URL (or None) per category; the bar links there.
+    colors: series name -> CSS colour (default: the palette in series order),
+    e.g. the same colour per response category in a waterfall and a swimmer plot.
     Negative values draw below / left of the zero line (waterfall plots).
     None is a missing value (no bar). Horizontal bars suit long labels
     (CTCAE terms); the chart grows with the number of categories.
@@ -140,8 +143,12 @@ def bar_chart(
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}">']
     if title:
         out.append(f'<text x="{width / 2:.1f}" y="18" text-anchor="middle" font-size="14" font-weight="600" {_FONT}>{escape(title)}</text>')
+    colors = dict(colors or {})
+    unknown = [k for k in colors if k not in series]
+    if unknown:
+        raise ValueError(f"bar_chart: colors name series that do not exist: {unknown}")
     if len(names) > 1:
-        out.extend(_legend(names, x0, top + 12))
+        out.extend(_legend(names, x0, top + 12, colors))
     for t in ticks:  # grid + tick labels
         p = scale(t)
         if horizontal:
@@ -159,7 +166,7 @@ def bar_chart(
             v = series[name][i]
             if v is None:
                 continue
-            color = PALETTE[j % len(PALETTE)]
+            color = colors.get(name) or PALETTE[j % len(PALETTE)]
             if stacked:
                 start = base_pos if v >= 0 else base_neg
                 a, b = scale(start), scale(start + v)
