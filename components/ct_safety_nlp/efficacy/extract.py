@@ -573,6 +573,8 @@ def _entities(meas: List[_Meas]) -> List[_Entity]:
         members = ent.members()
         if any(m.kind == "sum" for m in members):
             ent.kind = "sum"
+            for m in members:  # "52 mm, down from 80 mm at baseline": 80 is the sum's baseline
+                m.kind = "sum"
         if ent.current is not None and ent.current.lymph_node:
             for r in ent.refs.values():
                 if not r.lymph_node:
@@ -657,6 +659,7 @@ def _measured(text, units, group, rules, matcher, earlier: List[Dict[str, Any]],
     f = _Finding("measured", start, end, group["units"][0])
     f.measurements = meas
     ev = f.evidence
+    ents = _entities(meas)
     for m in meas:
         desc = f"{m.role} {m.kind}" + (", lymph node" if m.lymph_node else "")
         if m.mm is None:
@@ -664,7 +667,6 @@ def _measured(text, units, group, rules, matcher, earlier: List[Dict[str, Any]],
         else:
             conv = f" = {m.mm:g} mm" if m.unit != "mm" or len(m.dims) > 1 else ""
             ev.append(f"'{text[m.start:m.end]}'{conv}: {desc}" + (f" ({m.cue})" if m.cue else ""))
-    ents = _entities(meas)
     unconverted = [m for m in meas if m.mm is None]
     cur = _sum_of(ents, "current", ev)
     base = _sum_of(ents, "baseline", ev)
