@@ -37,6 +37,12 @@ if doc.has_extension("ct_adverse_events") and doc._.ct_adverse_events is not Non
     for ae in doc._.ct_adverse_events:
         print("AE:", json.dumps({k: ae[k] for k in ("text", "ctcae_term", "grade", "negated", "serious")}))
 assert nlp.pipe_names[:2] == ["transformer", "ner"], nlp.pipe_names
+assert "ct_efficacy" in nlp.pipe_names, nlp.pipe_names
+responses = nlp("Target lesions measured 52 mm, down from 80 mm at baseline; no new lesions.")._.ct_responses
+for r in responses:
+    print("response:", json.dumps({k: r[k] for k in ("text", "basis", "response", "percent_change_from_baseline")}))
+measured = [r for r in responses if r["basis"] == "measured"]
+assert measured and measured[0]["response"] == "PR" and measured[0]["percent_change_from_baseline"] == -35.0, responses
 assert {"DRUG", "ADVERSE_EVENT"} <= set(nlp.get_pipe("ner").labels), nlp.get_pipe("ner").labels
 print("test-package: OK")
 PY

@@ -16,6 +16,7 @@ DOC_EXTENSIONS = {
     "ct_context": "visit context dict given by the caller (patient, trial, visit, drug, dose)",
     "ct_followup": "follow-up record dict written by ct_followup",
     "ct_followup_issues": "list of faithfulness violations found in ct_followup",
+    "ct_responses": "list of tumour-response assessment dicts (RECIST 1.1) written by ct_efficacy",
 }
 
 

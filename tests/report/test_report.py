@@ -121,3 +121,14 @@ def test_bar_chart_series_colours():
     assert bars["A — Grade 1: 2.0"] == "#0072B2"  # not given: the palette's first colour
     legend = [r.get("fill") for r in root.iter(f"{SVG}rect") if r.find(f"{SVG}title") is None and r.get("width") == "10"]
     assert legend == ["#0072B2", "#000000"]
+
+
+def test_bar_chart_colors_per_series():
+    svg = bar_chart(["S-1", "S-2"], {"PR": [-40.0, None], "PD": [None, 25.0]}, stacked=True,
+                    colors={"PR": "#56B4E9", "PD": "#D55E00"})
+    fills = [r.get("fill") for r in _svg(svg).iter(f"{SVG}rect") if r.find(f"{SVG}title") is not None]
+    assert fills == ["#56B4E9", "#D55E00"]
+    legend = [r.get("fill") for r in _svg(svg).iter(f"{SVG}rect") if r.find(f"{SVG}title") is None and r.get("width") == "10"]
+    assert legend == ["#56B4E9", "#D55E00"]
+    with pytest.raises(ValueError, match="do not exist"):
+        bar_chart(["S-1"], {"PR": [1.0]}, colors={"CR": "#000"})

@@ -14,6 +14,8 @@ A docs.jsonl record (one JSON object per line)::
     adverse_events  doc._.ct_adverse_events, or [] when the pipeline has no
                     ct_reasoner (any spaCy pipeline works)
     regimens        doc._.ct_regimens, or []
+    responses       doc._.ct_responses (tumour-response assessments of
+                    ct_efficacy), or [] when the pipeline has no ct_efficacy
     meta            the other fields/columns of a jsonl/csv row, or null
 
 An errors.jsonl record: ``id``, ``source``, ``row``, ``error`` (the reason),
@@ -29,7 +31,7 @@ from typing import Any, Dict, List
 
 DOC_FIELDS = (
     "id", "source", "row", "sha256", "decoded", "n_chars", "n_words",
-    "text", "ents", "spans", "adverse_events", "regimens", "meta",
+    "text", "ents", "spans", "adverse_events", "regimens", "responses", "meta",
 )
 
 
@@ -79,6 +81,7 @@ def doc_record(doc, item: Dict[str, Any], include_text: bool = True) -> Dict[str
     record["spans"] = spans
     record["adverse_events"] = _ext_list(doc, "ct_adverse_events")
     record["regimens"] = _ext_list(doc, "ct_regimens")
+    record["responses"] = _ext_list(doc, "ct_responses")
     record["meta"] = item.get("meta")
     return record
 

@@ -144,6 +144,10 @@ def bar_chart(
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}">']
     if title:
         out.append(f'<text x="{width / 2:.1f}" y="18" text-anchor="middle" font-size="14" font-weight="600" {_FONT}>{escape(title)}</text>')
+    colors = dict(colors or {})
+    unknown = [k for k in colors if k not in series]
+    if unknown:
+        raise ValueError(f"bar_chart: colors name series that do not exist: {unknown}")
     if len(names) > 1:
         out.extend(_legend(names, x0, top + 12, colors))
     for t in ticks:  # grid + tick labels

@@ -11,7 +11,7 @@ import importlib
 import typer
 
 #: module names under ``ct_safety_nlp.cli.trial``, in the order ``--help`` lists them
-COMMAND_MODULES: tuple = ("safety", "escalation", "allocation")
+COMMAND_MODULES: tuple = ("safety", "response", "escalation", "allocation")
 
 
 def build_app() -> typer.Typer:
