@@ -6,7 +6,7 @@ import pytest
 import spacy
 from spacy.util import load_config, load_model_from_config
 
-from conftest import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 CONFIGS = REPO_ROOT / "configs"
 TRAINING_CONFIGS = ["transformer.cfg", "fast.cfg"]

@@ -1,6 +1,7 @@
 """scripts/convert.py on real PHEE records: label mapping, nesting, discontinuous
 mentions, alignment and the dev/test split."""
 
+from pathlib import Path
 import importlib.util
 import json
 from collections import Counter
@@ -8,7 +9,7 @@ from collections import Counter
 import pytest
 import spacy
 
-from conftest import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 spec = importlib.util.spec_from_file_location("convert", REPO_ROOT / "scripts" / "convert.py")
 convert = importlib.util.module_from_spec(spec)

@@ -2,6 +2,7 @@
 producing pipelines that load and predict the label contract; then the
 project's evaluate script on the result."""
 
+from pathlib import Path
 import importlib.util
 import json
 import subprocess
@@ -12,7 +13,7 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
-from conftest import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 spec = importlib.util.spec_from_file_location("convert", REPO_ROOT / "scripts" / "convert.py")
 convert = importlib.util.module_from_spec(spec)
