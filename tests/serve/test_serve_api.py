@@ -381,7 +381,7 @@ def test_unknown_path_and_method_are_json(client):
 # ---- pipeline problems -------------------------------------------------------------------
 
 
-@Language.component("ct_test_fail_on_boom")
+@Language.component("ct_test_serve_fail_on_boom")
 def _fail_on_boom(doc):
     """Raises on documents that contain BOOM (test helper)."""
     if "BOOM" in doc.text:
@@ -403,12 +403,12 @@ def _slow(doc):
 
 def test_a_document_the_pipeline_fails_on_is_an_error_record(make_client, serve_model_dir):
     nlp = spacy.load(serve_model_dir)
-    nlp.add_pipe("ct_test_fail_on_boom", before="ct_reasoner")
+    nlp.add_pipe("ct_test_serve_fail_on_boom", before="ct_reasoner")
     client = make_client(PipelineService(nlp, batch_size=8))
     body = client.post("/v1/annotate", json={"documents": [{"text": NOTES[1]}, {"text": "BOOM nausea"}, {"text": NOTES[2]}]}).json()
     assert [d["id"] for d in body["documents"]] == ["1", "3"]
     assert body["errors"] == [{"id": "2", "source": None, "row": None, "stage": "nlp",
-                               "error": "pipeline component 'ct_test_fail_on_boom' failed: ValueError: this component does not like BOOM"}]
+                               "error": "pipeline component 'ct_test_serve_fail_on_boom' failed: ValueError: this component does not like BOOM"}]
     assert body["documents"][0]["adverse_events"] == expected_record(nlp, NOTES[1])["adverse_events"]
 
 

@@ -28,12 +28,12 @@ DRUG INTERRUPTED or DRUG WITHDRAWN); ``discontinued`` (DRUG WITHDRAWN);
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
+import io
 from collections import OrderedDict
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from ...fileio import write_atomic
 from ..inputs import Subject
 from .episodes import Episode
 
@@ -203,41 +203,19 @@ def teae_by_grade(episodes: Sequence[Episode], subjects: Dict[str, Subject]) -> 
 
 
 def write_csv(path: str, rows: Sequence[Dict[str, Any]], fields: Sequence[str]) -> str:
-    """Write rows atomically (temp file + fsync + rename); keys starting with
+    """Write rows atomically (``fileio.write_atomic``); keys starting with
     ``_`` (link lists) are not written."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(fields), extrasaction="ignore", lineterminator="\n")
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in fields})
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(fields), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in fields})
+    write_atomic(path, buf.getvalue())
     return path
 
 
 def write_text(path: str, text: str) -> str:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, text)
     return path
 
 
