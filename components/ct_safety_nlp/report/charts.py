@@ -245,7 +245,7 @@ def line_chart(
     if title:
         out.append(f'<text x="{width / 2:.1f}" y="18" text-anchor="middle" font-size="14" font-weight="600" {_FONT}>{escape(title)}</text>')
     if len(names) > 1:
-        out.extend(_legend(names, x0, top + 12, colors))
+        out.extend(_legend(names, x0, top + 12))
     for t in y_ticks:
         out.append(f'<line x1="{x0}" y1="{py(t):.1f}" x2="{x0 + plot_w}" y2="{py(t):.1f}" stroke="#d0d7de" stroke-width="0.6"/>')
         out.append(f'<text x="{x0 - 6}" y="{py(t) + 4:.1f}" text-anchor="end" font-size="11" {_FONT}>{_fmt_tick(t)}</text>')
