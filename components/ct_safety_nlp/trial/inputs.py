@@ -64,7 +64,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 __all__ = [
     "InputFileError",
@@ -516,24 +516,36 @@ def read_mapping(path: str) -> Dict[str, MapRow]:
 # --------------------------------------------------------------------------- subjects
 
 
-def _subject_rows(
-    path: str, rows: Iterator[Tuple[str, Dict[str, Any]]], subj_col: str, excluded: Optional[List[Excluded]] = None
-) -> Iterator[Tuple[str, str, Dict[str, Any]]]:
-    """(FILE:LINE, USUBJID, row) of each subject row. The same subject twice is
-    an error; so is an empty USUBJID, unless ``excluded`` is given (the row is
-    then excluded: "no USUBJID")."""
+def _read_subject_rows(
+    rows: Iterator[Tuple[str, Dict[str, Any]]],
+    subj_col: str,
+    build: Callable[[str, str, Dict[str, Any]], Union[Subject, str]],
+    *,
+    exclude_empty_id: bool = False,
+) -> Tuple[Dict[str, Subject], List[Excluded]]:
+    """Subjects by USUBJID and the excluded ones: ``build(FILE:LINE, USUBJID,
+    row)`` gives the :class:`Subject`, or the reason it is left out. The same
+    subject twice is an error; so is an empty USUBJID, unless
+    ``exclude_empty_id`` (the row is then excluded: "no USUBJID")."""
+    subjects: Dict[str, Subject] = {}
+    excluded: List[Excluded] = []
     first_seen: Dict[str, str] = {}
     for where, row in rows:
         usubjid = _text(row.get(subj_col))
         if not usubjid:
-            if excluded is None:
+            if not exclude_empty_id:
                 raise InputFileError(f"{where}: empty USUBJID")
             excluded.append(Excluded("subject", "", where, "no USUBJID"))
             continue
         if usubjid in first_seen:
             raise InputFileError(f"{where}: USUBJID {usubjid!r} appears twice (first at {first_seen[usubjid]})")
         first_seen[usubjid] = where
-        yield where, usubjid, row
+        got = build(where, usubjid, row)
+        if isinstance(got, str):
+            excluded.append(Excluded("subject", usubjid, where, got, usubjid))
+        else:
+            subjects[usubjid] = got
+    return subjects, excluded
 
 
 def _dose_level_col(path: str, columns: Sequence[str], name: Optional[str], required: bool) -> Optional[str]:
@@ -553,41 +565,32 @@ def read_subjects(path: str, *, dose_level_column: Optional[str] = None) -> Tupl
     """ADSL rows by USUBJID, and the subjects that cannot be used (no or a bad
     safety flag, no arm, a first-dose date that does not parse) as excluded."""
     columns, rows = read_table(path, "subjects")
-    (subj_col,) = _require(path, columns, ("USUBJID",))
-    (arm_col,) = _require(path, columns, ("TRT01A", "ARM"))
-    (saf_col,) = _require(path, columns, ("SAFFL",))
-    (sdt_col,) = _require(path, columns, ("TRTSDT",))
+    subj_col, arm_col, saf_col, sdt_col = _require(path, columns, ("USUBJID",), ("TRT01A", "ARM"), ("SAFFL",), ("TRTSDT",))
     edt_col = _ci(columns, "TRTEDT")
     dl_col = _dose_level_col(path, columns, dose_level_column, required=False)
-    subjects: Dict[str, Subject] = {}
-    excluded: List[Excluded] = []
-    for where, usubjid, row in _subject_rows(path, rows, subj_col):
+
+    def build(where: str, usubjid: str, row: Dict[str, Any]) -> Union[Subject, str]:
         arm = _text(row.get(arm_col))
         saf = _text(row.get(saf_col)).upper()
         sdt, p1 = parse_date(row.get(sdt_col))
         edt, p2 = parse_date(row.get(edt_col)) if edt_col else (None, None)
-        reason = None
         if not saf:
-            reason = "no safety flag (SAFFL is empty)"
-        elif saf not in ("Y", "N"):
-            reason = f"SAFFL {saf!r} is neither Y nor N"
-        elif saf == "Y" and not arm:
-            reason = f"no actual arm ({arm_col} is empty)"
-        elif p1:
-            reason = f"TRTSDT {p1}"
-        elif p2:
-            reason = f"TRTEDT {p2}"
-        if reason:
-            excluded.append(Excluded("subject", usubjid, where, reason, usubjid))
-            continue
+            return "no safety flag (SAFFL is empty)"
+        if saf not in ("Y", "N"):
+            return f"SAFFL {saf!r} is neither Y nor N"
+        if saf == "Y" and not arm:
+            return f"no actual arm ({arm_col} is empty)"
+        if p1 or p2:
+            return f"TRTSDT {p1}" if p1 else f"TRTEDT {p2}"
         level: Any = None
         if dl_col is not None:
             raw_level = row.get(dl_col)
             level, problem = _parse_int(raw_level)
             if problem:
                 level = _text(raw_level) or None
-        subjects[usubjid] = Subject(usubjid, arm, saf == "Y", sdt, edt, level, where, dict(row))
-    return subjects, excluded
+        return Subject(usubjid, arm, saf == "Y", sdt, edt, level, where, dict(row))
+
+    return _read_subject_rows(rows, subj_col, build)
 
 
 def read_dose_subjects(path: str, *, dose_level_column: Optional[str] = None) -> Tuple[Dict[str, Subject], List[Excluded]]:
@@ -595,36 +598,32 @@ def read_dose_subjects(path: str, *, dose_level_column: Optional[str] = None) ->
     be used as excluded. Required columns: ``USUBJID``, ``TRTSDT`` and a dose
     level (``dose_level_column``, else one of :data:`DOSE_LEVEL_COLUMNS`);
     optional ``COHORT``, ``LSTALVDT``, ``SAFFL``, ``TRT01A`` / ``ARM``.
-    Excluded: ``SAFFL`` = N, a date that does not parse, a dose
-    level that is not a whole number. An empty ``TRTSDT`` is kept (None): the
-    DLT assessment says why it cannot use the subject."""
+    Excluded: ``SAFFL`` = N, a date that does not parse, a dose level that is
+    not a whole number. An empty ``TRTSDT`` is kept (None): the DLT assessment
+    says why it cannot use the subject."""
     columns, rows = read_table(path, "subjects")
     subj_col, sdt_col = _require(path, columns, ("USUBJID",), ("TRTSDT",))
     dl_col = _dose_level_col(path, columns, dose_level_column, required=True)
     arm_col, saf_col = _ci(columns, "TRT01A", "ARM"), _ci(columns, "SAFFL")
     cohort_col, alive_col = _ci(columns, "COHORT"), _ci(columns, "LSTALVDT")
-    subjects: Dict[str, Subject] = {}
-    excluded: List[Excluded] = []
-    for where, usubjid, row in _subject_rows(path, rows, subj_col):
+
+    def build(where: str, usubjid: str, row: Dict[str, Any]) -> Union[Subject, str]:
         saf = _text(row.get(saf_col)).upper() if saf_col else ""
         sdt, p1 = parse_date(row.get(sdt_col))
         alive, p2 = parse_date(row.get(alive_col)) if alive_col else (None, None)
         level, p3 = _parse_int(row.get(dl_col))
-        reason = None
         if saf == "N":
-            reason = "SAFFL = N (not in the safety population)"
-        elif p1 or p2:
-            reason = f"bad date: {'TRTSDT' if p1 else 'LSTALVDT'} {p1 or p2}"
-        elif p3 or level is None:
-            reason = f"dose level {_text(row.get(dl_col))!r} is not an integer"
-        if reason:
-            excluded.append(Excluded("subject", usubjid, where, reason, usubjid))
-            continue
-        subjects[usubjid] = Subject(
-            usubjid, _text(row.get(arm_col)) if arm_col else "", saf != "N", sdt, None, level, where, dict(row),
+            return "SAFFL = N (not in the safety population)"
+        if p1 or p2:
+            return f"bad date: TRTSDT {p1}" if p1 else f"bad date: LSTALVDT {p2}"
+        if p3 or level is None:
+            return f"dose level {_text(row.get(dl_col))!r} is not an integer"
+        return Subject(
+            usubjid, _text(row.get(arm_col)) if arm_col else "", True, sdt, None, level, where, dict(row),
             cohort=_text(row.get(cohort_col)) or None if cohort_col else None, lstalvdt=alive,
         )
-    return subjects, excluded
+
+    return _read_subject_rows(rows, subj_col, build)
 
 
 def read_response_subjects(path: str, *, population_flag: Optional[str] = None) -> Tuple[Dict[str, Subject], List[Excluded]]:
@@ -644,25 +643,21 @@ def read_response_subjects(path: str, *, population_flag: Optional[str] = None) 
         if flag_col is None:
             raise InputFileError(f"{path}:1: no population flag column {population_flag!r} (columns: {', '.join(columns)})")
     saf_col = _ci(columns, "SAFFL")
-    subjects: Dict[str, Subject] = {}
-    excluded: List[Excluded] = []
-    for where, usubjid, row in _subject_rows(path, rows, subj_col, excluded):
+
+    def build(where: str, usubjid: str, row: Dict[str, Any]) -> Union[Subject, str]:
         arm = _text(row.get(arm_col))
         start, problem = parse_date(row.get(start_col))
         flag = _text(row.get(flag_col)) if flag_col else "Y"
-        reason = None
         if flag.upper() != "Y":
-            reason = f"{population_flag.upper()} is {flag!r}, not Y: not in the population"
-        elif not arm:
-            reason = f"no arm ({arm_name} empty)"
-        elif problem:
-            reason = f"{start_name}: {problem}"
-        if reason:
-            excluded.append(Excluded("subject", usubjid, where, reason, usubjid))
-            continue
+            return f"{population_flag.upper()} is {flag!r}, not Y: not in the population"
+        if not arm:
+            return f"no arm ({arm_name} empty)"
+        if problem:
+            return f"{start_name}: {problem}"
         saffl = _text(row.get(saf_col)).upper() == "Y" if saf_col else False
-        subjects[usubjid] = Subject(usubjid, arm, saffl, start, None, None, where, dict(row), start_column=start_name)
-    return subjects, excluded
+        return Subject(usubjid, arm, saffl, start, None, None, where, dict(row), start_column=start_name)
+
+    return _read_subject_rows(rows, subj_col, build, exclude_empty_id=True)
 
 
 # --------------------------------------------------------------------------- AE table
