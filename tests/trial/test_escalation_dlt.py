@@ -1,6 +1,6 @@
-"""DLT assessment per dose level over the plain-data interface, and its thin readers:
-the window and evaluability boundaries on both sides, what is not counted and why,
-cohort grouping, and bad input with FILE:LINE."""
+"""DLT assessment per dose level over the plain-data interface, and its inputs read by
+the trial input layer: the window and evaluability boundaries on both sides, what is not
+counted and why, cohort grouping, and bad input with FILE:LINE."""
 
 import json
 from datetime import date, timedelta
@@ -9,8 +9,8 @@ import pytest
 
 from ct_safety_nlp.protocol import validate_protocol
 from ct_safety_nlp.trial.escalation import EscalationError
-from ct_safety_nlp.trial.escalation.dlt import assess_dlts, cohorts_for_escalation, study_day
-from ct_safety_nlp.trial.escalation.dlt_readers import read_annotation_events, read_subject_csv, read_trial_data
+from ct_safety_nlp.trial.escalation.dlt import assess_dlts, cohorts_for_escalation, read_dlt_inputs, study_day
+from ct_safety_nlp.trial.inputs import InputFileError
 
 D0 = date(2026, 1, 1)
 PROTOCOL = validate_protocol(
@@ -138,54 +138,52 @@ def test_dose_out_of_range_is_an_error():
         assess_dlts([subject("A", 7)], [], PROTOCOL, num_doses=5)
 
 
-# --------------------------------------------------------------------------- readers
-def test_subject_csv_reader(tmp_path):
+# --------------------------------------------------------------------------- inputs
+# (the subject file itself is read by ct_safety_nlp.trial.inputs.read_dose_subjects:
+# tests/trial/test_inputs.py)
+def test_dlt_inputs_from_the_trial_input_layer(tmp_path):
     p = tmp_path / "adsl.csv"
-    p.write_text("USUBJID,TRTSDT,DOSE_LEVEL,SAFFL,LSTALVDT\nS1,2026-01-01,1,Y,2026-03-01\nS2,2026-01-02,1,N,\nS3,01/02/2026,1,Y,\nS4,2026-01-04,two,Y,\n")
-    subjects, excluded = read_subject_csv(p)
-    assert [s["subject"] for s in subjects] == ["S1"] and subjects[0]["followup_end"] == date(2026, 3, 1)
-    assert [(x["record"], x["where"]) for x in excluded] == [("S2", "adsl.csv:3"), ("S3", "adsl.csv:4"), ("S4", "adsl.csv:5")]
-    assert "SAFFL = N" in excluded[0]["reason"] and "not an ISO date" in excluded[1]["reason"] and "not an integer" in excluded[2]["reason"]
+    p.write_text("USUBJID,TRTSDT,DOSE_LEVEL,SAFFL,LSTALVDT,COHORT\nS1,2026-01-01,1,Y,2026-03-01,A\nS2,2026-01-02,1,N,,\nS3,01/02/2026,1,Y,,\nS4,2026-01-04,two,Y,,\nS5,2026-01-05,2,,,B\n")
+    out = tmp_path / "ann"
+    out.mkdir()
+    (out / "docs.jsonl").write_text("")
+    subjects, events, excluded = read_dlt_inputs(out, p)
+    assert subjects == [
+        {"subject": "S1", "dose": 1, "first_dose": date(2026, 1, 1), "cohort": "A", "followup_end": date(2026, 3, 1), "last_note": None, "where": "adsl.csv:2"},
+        {"subject": "S5", "dose": 2, "first_dose": date(2026, 1, 5), "cohort": "B", "followup_end": None, "last_note": None, "where": "adsl.csv:6"},
+    ]
+    assert events == []
+    assert [(x["kind"], x["record"], x["where"]) for x in excluded] == [("subject", "S2", "adsl.csv:3"), ("subject", "S3", "adsl.csv:4"), ("subject", "S4", "adsl.csv:5")]
+    assert excluded[0]["reason"] == "SAFFL = N (not in the safety population)"
+    assert excluded[1]["reason"].startswith("bad date: TRTSDT '01/02/2026'") and "ISO date" in excluded[1]["reason"]
+    assert excluded[2]["reason"] == "dose level 'two' is not an integer"
 
 
-@pytest.mark.parametrize(
-    "content,message",
-    [
-        ("USUBJID,DOSELVL\nS1,1\n", "adsl.csv:1: missing column TRTSDT"),
-        ("USUBJID,TRTSDT\nS1,2026-01-01\n", "adsl.csv:1: no dose level column"),
-        ("USUBJID,TRTSDT,DOSELVL\nS1,2026-01-01,1\nS1,2026-01-02,1\n", "adsl.csv:3: subject 'S1' already on line 2"),
-        ("USUBJID,TRTSDT,DOSELVL\nS1,2026-01-01\n", "adsl.csv:2: 2 fields, the header has 3"),
-    ],
-)
-def test_subject_csv_errors(tmp_path, content, message):
-    p = tmp_path / "adsl.csv"
-    p.write_text(content)
-    with pytest.raises(EscalationError, match=message):
-        read_subject_csv(p)
-
-
-def test_annotation_reader(tmp_path):
+def test_dlt_events_from_annotate_output(tmp_path):
     out = tmp_path / "ann"
     out.mkdir()
     ae = {"text": "nausea", "ctcae_term": "Nausea", "soc": "Gastrointestinal disorders", "grade": 3, "negated": False, "historical": False, "speculated": False, "serious": False}
     docs = [
         {"id": "n.csv#1", "meta": {"USUBJID": "S1", "Visit_Date": "2026-01-05"}, "adverse_events": [ae]},
-        {"id": "n.csv#2", "meta": {"usubjid": "S1", "ady": "40"}, "adverse_events": []},
+        {"id": "n.csv#2", "meta": {"usubjid": "S1", "ady": "40"}, "adverse_events": [ae]},
         {"id": "n.csv#3", "meta": None, "adverse_events": [ae]},
         {"id": "n.csv#4", "meta": {"usubjid": "S2", "visit_date": "5 Jan"}, "adverse_events": []},
-        {"id": "n.csv#5", "meta": {"usubjid": "S9", "visit_date": "2026-02-01"}, "adverse_events": []},
+        {"id": "n.csv#5", "meta": {"subject": "S9", "visit_date": "2026-02-01"}, "adverse_events": []},
+        {"id": "n.csv#6", "meta": {"usubjid": "S1", "visit_date": "2026-01-04"}, "adverse_events": []},
     ]
     (out / "docs.jsonl").write_text("\n".join(json.dumps(d) for d in docs) + "\n")
-    (out / "errors.jsonl").write_text(json.dumps({"id": "bad.txt", "error": "binary file"}) + "\n")
-    events, last, excluded = read_annotation_events(out)
-    assert [(e["subject"], e["date"], e["where"]) for e in events] == [("S1", date(2026, 1, 5), "docs.jsonl:1")]
-    assert last == {"S1": date(2026, 1, 5), "S9": date(2026, 2, 1)}
-    assert [(x["kind"], x["where"]) for x in excluded] == [("document", "docs.jsonl:3"), ("document", "docs.jsonl:4"), ("annotate_error", "errors.jsonl:1")]
+    (out / "errors.jsonl").write_text(json.dumps({"id": "bad.txt", "error": "binary file", "stage": "read"}) + "\n")
     adsl = tmp_path / "adsl.csv"
     adsl.write_text("USUBJID,TRTSDT,DOSELVL\nS1,2026-01-01,1\n")
-    subjects, events, excluded = read_trial_data(out, adsl)
-    assert subjects[0]["last_note"] == date(2026, 1, 5)
+    subjects, events, excluded = read_dlt_inputs(out, adsl)
+    assert [(e["subject"], e["date"], e["study_day"], e["where"]) for e in events] == [("S1", date(2026, 1, 5), None, "docs.jsonl:1"), ("S1", None, 40, "docs.jsonl:2")]
+    assert subjects[0]["last_note"] == date(2026, 1, 5)  # the latest dated note, not the last line
+    assert [(x["kind"], x["where"]) for x in excluded] == [("document", "docs.jsonl:3"), ("document", "docs.jsonl:4"), ("annotate_error", "errors.jsonl:1"), ("document", str(out))]
+    assert excluded[0]["reason"] == "no subject (usubjid) in the row fields"
+    assert "'5 Jan' does not parse as an ISO date" in excluded[1]["reason"] and "binary file" in excluded[2]["reason"]
     assert excluded[-1]["reason"] == "notes for subject 'S9', who is not in the subject file"
     (out / "docs.jsonl").write_text('{"id": "x"}\nnot json\n')
-    with pytest.raises(EscalationError, match=r"docs.jsonl:2: not JSON"):
-        read_annotation_events(out)
+    with pytest.raises(InputFileError, match=r"docs.jsonl:2: not valid JSON"):
+        read_dlt_inputs(out, adsl)
+    with pytest.raises(InputFileError, match=r"nope:0: annotation folder does not exist"):
+        read_dlt_inputs(tmp_path / "nope", adsl)

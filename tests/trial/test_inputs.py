@@ -13,7 +13,9 @@ from ct_safety_nlp.trial.inputs import (
     parse_date,
     read_ae_table,
     read_annotations,
+    read_dose_subjects,
     read_mapping,
+    read_response_subjects,
     read_subjects,
     study_day_to_date,
 )
@@ -132,6 +134,113 @@ def test_not_utf8_names_the_line(tmp_path):
 def test_missing_file_is_an_error(tmp_path):
     with pytest.raises(InputFileError, match="does not exist"):
         read_subjects(str(tmp_path / "nope.csv"))
+
+
+# --------------------------------------------------------------------------- dose-escalation subjects
+def test_read_dose_subjects_keeps_and_excludes(tmp_path):
+    path = _write(
+        tmp_path, "adsl.csv",
+        "USUBJID,TRTSDT,DOSE_LEVEL,SAFFL,LSTALVDT,COHORT\n"
+        "S1,2026-01-01,1,Y,2026-03-01,1\n"  # kept
+        "S2,2026-01-02,1,N,,\n"  # SAFFL N: excluded
+        "S3,01/02/2026,1,Y,,\n"  # TRTSDT does not parse
+        "S4,2026-01-04,two,Y,,\n"  # dose level not a whole number
+        "S5,2026-01-05,2,,2026-13-01,\n"  # LSTALVDT not a calendar date
+        "S6,2026-01-06,,Y,,\n"  # no dose level
+        "S7,,3,,,\n"  # no first dose: kept (the DLT assessment says why it cannot use it)
+    )
+    subjects, excluded = read_dose_subjects(path)
+    assert sorted(subjects) == ["S1", "S7"]
+    s1 = subjects["S1"]
+    assert (s1.trtsdt, s1.dose_level, s1.cohort, s1.lstalvdt, s1.saffl, s1.where) == (date(2026, 1, 1), 1, "1", date(2026, 3, 1), True, f"{path}:2")
+    assert (subjects["S7"].trtsdt, subjects["S7"].dose_level, subjects["S7"].cohort, subjects["S7"].saffl) == (None, 3, None, True)
+    reasons = {e.record: (e.kind, e.where, e.reason) for e in excluded}
+    assert reasons["S2"] == ("subject", f"{path}:3", "SAFFL = N (not in the safety population)")
+    assert reasons["S3"][2].startswith("bad date: TRTSDT '01/02/2026'") and "ISO date" in reasons["S3"][2]
+    assert reasons["S4"][2] == "dose level 'two' is not an integer"
+    assert reasons["S5"][2].startswith("bad date: LSTALVDT '2026-13-01' is not a valid calendar date")
+    assert reasons["S6"][2] == "dose level '' is not an integer"
+    named, _ = read_dose_subjects(_write(tmp_path, "named.csv", "USUBJID,TRTSDT,DOSELVL,LEVEL\nS1,2026-01-01,1,4\n"), dose_level_column="level")
+    assert named["S1"].dose_level == 4  # the column named wins over DOSELVL
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("USUBJID,DOSELVL\nS1,1\n", ":1: missing column TRTSDT"),
+        ("USUBJID,TRTSDT\nS1,2026-01-01\n", ":1: no dose level column (looked for DOSELVL, DOSE_LEVEL, DOSELEVEL, DOSLVL"),
+        ("USUBJID,TRTSDT,DOSELVL\nS1,2026-01-01,1\nS1,2026-01-02,1\n", ":3: USUBJID 'S1' appears twice (first at "),
+        ("USUBJID,TRTSDT,DOSELVL\nS1,2026-01-01\n", ":2: 2 fields, the header has 3"),
+        ("USUBJID,TRTSDT,DOSELVL\n,2026-01-01,1\n", ":2: empty USUBJID"),
+    ],
+)
+def test_read_dose_subjects_errors_name_file_and_line(tmp_path, content, message):
+    path = _write(tmp_path, "adsl.csv", content)
+    with pytest.raises(InputFileError) as err:
+        read_dose_subjects(path)
+    assert str(err.value).startswith(path + message)
+    with pytest.raises(InputFileError, match=r":1: missing dose level column LEVEL"):
+        read_dose_subjects(_write(tmp_path, "ok.csv", "USUBJID,TRTSDT,DOSELVL\nS1,2026-01-01,1\n"), dose_level_column="LEVEL")
+
+
+# --------------------------------------------------------------------------- tumour-response subjects
+def test_read_response_subjects_population_arm_and_start(tmp_path):
+    path = _write(
+        tmp_path, "adsl.csv",
+        "USUBJID,TRT01A,TRTSDT,EFFFL\n"
+        "S1,A,2024-01-01,Y\n"  # kept
+        "S2,A,01/02/2024,Y\n"  # start does not parse
+        "S3,A,2024-01-01,N\n"  # not in the population
+        "S4,,2024-01-01,Y\n"  # no arm
+        ",A,2024-01-01,Y\n"  # no USUBJID: excluded, not an error
+        "S6,B,2024-01,y\n"  # a partial start is missing (no imputation); y counts as Y
+    )
+    subjects, excluded = read_response_subjects(path, population_flag="EFFFL")
+    assert sorted(subjects) == ["S1", "S6"]
+    assert (subjects["S1"].arm, subjects["S1"].trtsdt, subjects["S1"].start_column, subjects["S1"].where) == ("A", date(2024, 1, 1), "TRTSDT", f"{path}:2")
+    assert subjects["S6"].trtsdt is None
+    assert [(e.where, e.record) for e in excluded] == [(f"{path}:3", "S2"), (f"{path}:4", "S3"), (f"{path}:5", "S4"), (f"{path}:6", "")]
+    reasons = [e.reason for e in excluded]
+    assert reasons[0].startswith("TRTSDT: '01/02/2024'") and reasons[1] == "EFFFL is 'N', not Y: not in the population"
+    assert reasons[2] == "no arm (TRT01A empty)" and reasons[3] == "no USUBJID"
+    everyone, left_out = read_response_subjects(path)  # without a population flag S3 counts
+    assert sorted(everyone) == ["S1", "S3", "S6"] and len(left_out) == 3
+
+
+def test_read_response_subjects_column_choice(tmp_path):
+    path = _write(tmp_path, "adsl.csv", "USUBJID,TRT01P,ACTARM,RANDDT\nS1,Planned,Actual,2024-02-01\n")
+    subjects, _ = read_response_subjects(path)
+    assert (subjects["S1"].arm, subjects["S1"].trtsdt, subjects["S1"].start_column) == ("Actual", date(2024, 2, 1), "RANDDT")
+
+
+@pytest.mark.parametrize(
+    "content,flag,message",
+    [
+        ("USUBJID,TRTSDT\nS1,2024-01-01\n", None, ":1: missing column TRT01A or ACTARM or ARM or TRT01P"),
+        ("USUBJID,ARM\nS1,A\n", None, ":1: missing column TRTSDT or RANDDT"),
+        ("USUBJID,TRT01A,TRTSDT\nS1,A,2024-01-01\nS1,B,2024-01-02\n", None, ":3: USUBJID 'S1' appears twice (first at "),
+        ("USUBJID,TRT01A,TRTSDT,EFFFL\nS1,A,2024-01-01,Y\n", "ITTFL", ":1: no population flag column 'ITTFL'"),
+    ],
+)
+def test_read_response_subjects_errors_name_file_and_line(tmp_path, content, flag, message):
+    path = _write(tmp_path, "adsl.csv", content)
+    with pytest.raises(InputFileError) as err:
+        read_response_subjects(path, population_flag=flag)
+    assert str(err.value).startswith(path + message)
+
+
+def test_read_annotations_subject_and_visit_field_names(tmp_path):
+    folder = _docs(
+        tmp_path,
+        [
+            dict(_rec("a", {"usubjid": "", "Subject": "S-01", "ADT": "2024-01-20"}), responses=[{"response": "PR"}]),
+            _rec("b", {"SUBJID": "S-02", "visit_date": "2024-01-21"}),
+        ],
+    )
+    plain, _ = read_annotations(folder)  # the default: usubjid and visit_date only
+    assert [(d.usubjid, d.visit_date, d.responses) for d in plain] == [(None, None, [{"response": "PR"}]), (None, None, None)]
+    wide, _ = read_annotations(folder, subject_fields=("usubjid", "subjid", "subject"), visit_date_fields=("visit_date", "adt"))
+    assert [(d.usubjid, d.visit_date) for d in wide] == [("S-01", date(2024, 1, 20)), ("S-02", date(2024, 1, 21))]
 
 
 def test_read_annotations_meta_fields_case_insensitive(tmp_path):

@@ -100,8 +100,8 @@ def test_json_and_no_confirm(annotations, tmp_path):
 
 @pytest.mark.parametrize(
     "adsl,message",
-    [("USUBJID,TRTSDT\nS001,2024-01-01\n", ":1: no arm column"),
-     ("USUBJID,TRT01A,TRTSDT\nS001,A,2024-01-01\nS001,A,2024-01-01\n", ":3: subject 'S001' appears twice")],
+    [("USUBJID,TRTSDT\nS001,2024-01-01\n", ":1: missing column TRT01A or ACTARM or ARM or TRT01P"),
+     ("USUBJID,TRT01A,TRTSDT\nS001,A,2024-01-01\nS001,A,2024-01-01\n", ":3: USUBJID 'S001' appears twice (first at")],
 )
 def test_bad_subject_file_exits_2_naming_file_and_line(annotations, tmp_path, adsl, message):
     path = tmp_path / "adsl.csv"

@@ -1,12 +1,12 @@
 """From ct_responses to time points, days and best overall response per subject
-(ct_safety_nlp.trial.response), and the interim input readers."""
+(ct_safety_nlp.trial.response), and its inputs read by the trial input layer."""
 
 import datetime as dt
 
 import pytest
 
-from ct_safety_nlp.trial.response import document_timepoints, response_tables, subject_timepoints
-from ct_safety_nlp.trial.response_inputs import ResponseInputError, read_annotations, read_subjects
+from ct_safety_nlp.trial.inputs import InputFileError
+from ct_safety_nlp.trial.response import document_timepoints, read_response_inputs, response_tables, subject_timepoints
 
 
 def R(basis, response, text="x", **kw):
@@ -93,36 +93,31 @@ def test_bor_per_subject_and_same_day_conflicts():
                            confirm=False)["subjects"][0]["bor"] == "PR"
 
 
-# ------------------------------------------------------------------ the interim readers
-def test_read_subjects_errors_name_file_and_line(tmp_path):
+# ------------------------------------------------------------------ inputs
+# (the subject file itself is read by ct_safety_nlp.trial.inputs.read_response_subjects:
+# tests/trial/test_inputs.py)
+def test_response_inputs_from_the_trial_input_layer(tmp_path):
     p = tmp_path / "adsl.csv"
-    p.write_text("USUBJID,TRTSDT\nS1,2024-01-01\n")
-    with pytest.raises(ResponseInputError, match=rf"{p}:1: no arm column"):
-        read_subjects(p)
-    p.write_text("USUBJID,TRT01A,TRTSDT\nS1,A,2024-01-01\nS1,B,2024-01-02\n")
-    with pytest.raises(ResponseInputError, match=rf"{p}:3: subject 'S1' appears twice"):
-        read_subjects(p)
-    p.write_text("USUBJID,TRT01A,TRTSDT,EFFFL\nS1,A,2024-01-01,Y\nS2,A,01/02/2024,Y\nS3,A,2024-01-01,N\nS4,,2024-01-01,Y\n")
-    subjects, excluded = read_subjects(p, "EFFFL")
-    assert list(subjects) == ["S1"]
-    assert [(e["where"], e["id"]) for e in excluded] == [(f"{p}:3", "S2"), (f"{p}:4", "S3"), (f"{p}:5", "S4")]
-    with pytest.raises(ResponseInputError, match="no population flag column"):
-        read_subjects(p, "ITTFL")
-
-
-def test_read_annotations_bad_json_and_missing_responses(tmp_path):
+    p.write_text("USUBJID,TRT01A,TRTSDT,EFFFL\nS1,A,2024-01-01,Y\nS2,A,01/02/2024,Y\nS3,A,2024-01-01,N\n")
     (tmp_path / "docs.jsonl").write_text('{"id": "a", "meta": {"USUBJID": "S1", "visit_date": "2024-02-01"}, "responses": []}\n{oops\n')
-    with pytest.raises(ResponseInputError, match=r"docs.jsonl:2: not valid JSON"):
-        read_annotations(tmp_path)
+    with pytest.raises(InputFileError, match=r"docs.jsonl:2: not valid JSON"):
+        read_response_inputs(tmp_path, p)
     (tmp_path / "docs.jsonl").write_text(
         '{"id": "a", "meta": {"USUBJID": "S1", "ADY": "0"}, "responses": []}\n'
         '{"id": "b", "meta": {"usubjid": "S1"}}\n'
         '{"id": "c", "meta": {"usubjid": "S1", "visit_date": "2024-13-01x"}, "responses": []}\n'
-        '{"id": "d", "meta": {"usubjid": "S1", "ady": "15"}, "responses": []}\n')
-    (tmp_path / "errors.jsonl").write_text('{"id": "e", "error": "boom", "stage": "nlp"}\n')
-    docs, excluded = read_annotations(tmp_path)
-    assert [(d["id"], d["study_day"]) for d in docs] == [("d", 15)]
+        '{"id": "d", "meta": {"usubjid": "S1", "ady": "15"}, "responses": []}\n'
+        '{"id": "e", "meta": {"SUBJID": "S1", "ADT": "2024-03-01"}, "responses": []}\n'
+        '{"id": "f", "meta": {"visit_date": "2024-03-01"}, "responses": []}\n')
+    (tmp_path / "errors.jsonl").write_text('{"id": "g", "error": "boom", "stage": "nlp"}\n')
+    subjects, docs, excluded = read_response_inputs(tmp_path, p, "EFFFL")
+    assert subjects == {"S1": {"usubjid": "S1", "arm": "A", "start": dt.date(2024, 1, 1), "start_column": "TRTSDT", "where": f"{p}:2"}}
+    assert [(d["id"], d["usubjid"], d["visit_date"], d["study_day"], d["where"]) for d in docs] == [
+        ("d", "S1", None, 15, f"{tmp_path / 'docs.jsonl'}:4"), ("e", "S1", dt.date(2024, 3, 1), None, f"{tmp_path / 'docs.jsonl'}:5")]
     reasons = {e["id"]: e["reason"] for e in excluded}
-    assert "skip 0" in reasons["a"] and "ct_efficacy" in reasons["b"] and "ISO date" in reasons["c"] and "boom" in reasons["e"]
-    with pytest.raises(ResponseInputError, match="annotation folder not found"):
-        read_annotations(tmp_path / "nope")
+    assert [e["where"] for e in excluded] == [f"{p}:3", f"{p}:4"] + [f"{tmp_path / 'docs.jsonl'}:{i}" for i in (1, 2, 3, 6)] + [f"{tmp_path / 'errors.jsonl'}:1"]
+    assert reasons["S3"] == "EFFFL is 'N', not Y: not in the population" and reasons["S2"].startswith("TRTSDT: '01/02/2024'")
+    assert "no study day 0" in reasons["a"] and "ct_efficacy" in reasons["b"] and "ISO date" in reasons["c"] and "boom" in reasons["g"]
+    assert reasons["f"] == "no subject (meta usubjid) for this document"
+    with pytest.raises(InputFileError, match="annotation folder does not exist"):
+        read_response_inputs(tmp_path / "nope", p)

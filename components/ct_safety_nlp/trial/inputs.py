@@ -6,11 +6,17 @@ escalation, tumour response all start here).
 
 Readers
     :func:`read_annotations`  the output folder of ``en-clinical-trials
-        annotate``: ``docs.jsonl`` (one :class:`Document` per line) and
-        ``errors.jsonl`` (documents the pipeline could not annotate, kept as
-        :class:`Excluded` records). Subject and visit come from the row fields
-        (``meta``) of csv/jsonl inputs: ``usubjid``, ``visit_date`` (ISO date)
-        or ``ady`` (study day), ``cycle``; names matched case-insensitively.
+        annotate``: ``docs.jsonl`` (one :class:`Document` per line, with its
+        ``adverse_events``, ``regimens`` and, from a pipeline with
+        ``ct_efficacy``, ``responses``) and ``errors.jsonl`` (documents the
+        pipeline could not annotate, kept as :class:`Excluded` records).
+        Subject and visit come from the row fields (``meta``) of csv/jsonl
+        inputs: ``usubjid``, ``visit_date`` (ISO date) or ``ady`` /
+        ``study_day`` (study day), ``cycle``; names matched case-insensitively,
+        an empty field counts as absent. A caller may accept more names for
+        the subject and the visit date (``subject_fields``,
+        ``visit_date_fields``: the tumour-response tables also take
+        ``subjid`` / ``subject`` and ``adt``, see :data:`SUBJECT_FIELDS`).
     :func:`read_mapping`      a csv mapping document id -> ``usubjid``,
         ``visit_date`` or ``ady`` (also ``study_day``), ``cycle``; the id column
         is ``id``, ``doc_id`` or ``document`` (the ``id`` of docs.jsonl).
@@ -19,6 +25,14 @@ Readers
         flag ``SAFFL`` (Y/N), first dose date ``TRTSDT``; optional last dose
         date ``TRTEDT`` and a dose level column (``DOSELVL``, ``DOSE_LEVEL``,
         ``DOSELEVEL`` or ``DOSLVL``, or the one named by ``dose_level_column``).
+    :func:`read_dose_subjects` the subject file of a dose-escalation trial:
+        ``USUBJID``, ``TRTSDT``, a dose level column (required), optional
+        ``COHORT``, ``LSTALVDT`` (last date known alive / followed) and
+        ``SAFFL`` (``N``: excluded); no arm needed.
+    :func:`read_response_subjects` the subject file of the tumour-response
+        tables: ``USUBJID``, an arm (:data:`ARM_COLUMNS`), a reference start
+        (:data:`START_COLUMNS`), optionally a population flag column (e.g.
+        ``ITTFL``, ``EFFFL``): subjects without ``Y`` are excluded.
     :func:`read_ae_table`     an SDTM AE or ADaM ADAE table (csv or parquet).
     :func:`load_trial_inputs` all of the above, joined: each document gets its
         subject; everything that cannot be used becomes an :class:`Excluded`
@@ -50,7 +64,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 __all__ = [
     "InputFileError",
@@ -66,12 +80,21 @@ __all__ = [
     "read_annotations",
     "read_mapping",
     "read_subjects",
+    "read_dose_subjects",
+    "read_response_subjects",
     "read_ae_table",
     "load_trial_inputs",
     "read_table",
 ]
 
 DOSE_LEVEL_COLUMNS = ("DOSELVL", "DOSE_LEVEL", "DOSELEVEL", "DOSLVL")
+#: arm columns of the tumour-response subject file, the first present is used
+ARM_COLUMNS = ("TRT01A", "ACTARM", "ARM", "TRT01P")
+#: reference start date columns of the tumour-response subject file
+START_COLUMNS = ("TRTSDT", "RANDDT")
+#: row field names :func:`read_annotations` can take the subject / visit date from
+SUBJECT_FIELDS = ("usubjid", "subjid", "subject")
+VISIT_DATE_FIELDS = ("visit_date", "adt")
 _ISO_FULL = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}(?::\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
 _ISO_PARTIAL = re.compile(r"^\d{4}(?:-\d{2})?$|^\d{4}-\d{2}-(?:-|UN|UK)?$", re.IGNORECASE)
 
@@ -106,6 +129,8 @@ class Document:
     adverse_events: List[Dict[str, Any]]
     meta: Optional[Dict[str, Any]]
     regimens: List[Dict[str, Any]] = field(default_factory=list)
+    #: the record's ``responses`` (``doc._.ct_responses``); None when it has none
+    responses: Optional[List[Dict[str, Any]]] = None
     usubjid: Optional[str] = None
     visit_date: Optional[date] = None
     study_day: Optional[int] = None
@@ -133,7 +158,9 @@ class MapRow:
 
 @dataclass
 class Subject:
-    """One ADSL row."""
+    """One ADSL row. ``trtsdt`` is the reference start: the first dose date
+    (``TRTSDT``), or for the tumour-response tables ``RANDDT`` when the file
+    has no ``TRTSDT`` (``start_column`` names the one used)."""
 
     usubjid: str
     arm: str
@@ -143,6 +170,9 @@ class Subject:
     dose_level: Any
     where: str
     raw: Dict[str, Any] = field(default_factory=dict)
+    cohort: Optional[str] = None  # COHORT
+    lstalvdt: Optional[date] = None  # LSTALVDT: last date known alive / followed
+    start_column: str = "TRTSDT"
 
 
 @dataclass
@@ -360,16 +390,27 @@ def _text(value: Any) -> str:
 
 
 def _meta_get(meta: Optional[Dict[str, Any]], *names: str) -> Any:
+    """The value of the first of ``names`` (case-insensitive) that ``meta`` has
+    and that is not empty; None when none."""
     if not meta:
         return None
-    key = _ci(list(meta.keys()), *names)
-    return meta.get(key) if key is not None else None
+    folded = {str(k).strip().lower(): v for k, v in meta.items()}
+    for name in names:
+        value = folded.get(name.lower())
+        if _text(value):
+            return value
+    return None
 
 
-def read_annotations(folder: str) -> Tuple[List[Document], List[Excluded]]:
+def read_annotations(
+    folder: str, *, subject_fields: Sequence[str] = ("usubjid",), visit_date_fields: Sequence[str] = ("visit_date",)
+) -> Tuple[List[Document], List[Excluded]]:
     """Documents of an ``annotate`` output folder, and the documents it could
     not annotate (``errors.jsonl``) as excluded records. Subject and visit are
-    taken from the row fields (``meta``) named usubjid / visit_date / ady / cycle."""
+    taken from the row fields (``meta``) named usubjid / visit_date / ady
+    (or study_day) / cycle; ``subject_fields`` and ``visit_date_fields`` are
+    the names tried for the subject and the visit date, in order."""
+    folder = os.fspath(folder)
     docs_path = os.path.join(folder, "docs.jsonl")
     if not os.path.isdir(folder):
         raise InputFileError(f"{folder}:0: annotation folder does not exist (give the --output of `annotate`)")
@@ -390,13 +431,13 @@ def read_annotations(folder: str) -> Tuple[List[Document], List[Excluded]]:
         meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else None
         doc = Document(
             id=rid, line=line, source=obj.get("source"), text=obj.get("text"), adverse_events=aes, meta=meta,
-            regimens=obj.get("regimens") or [],
+            regimens=obj.get("regimens") or [], responses=obj.get("responses"),
         )
-        subj = _text(_meta_get(meta, "usubjid"))
+        subj = _text(_meta_get(meta, *subject_fields))
         if subj:
             doc.usubjid = subj
             doc.subject_from = "meta"
-            _set_visit(doc, _meta_get(meta, "visit_date"), _meta_get(meta, "ady", "study_day"))
+            _set_visit(doc, _meta_get(meta, *visit_date_fields), _meta_get(meta, "ady", "study_day"))
             cycle = _text(_meta_get(meta, "cycle"))
             doc.cycle = cycle or None
         documents.append(doc)
@@ -475,57 +516,148 @@ def read_mapping(path: str) -> Dict[str, MapRow]:
 # --------------------------------------------------------------------------- subjects
 
 
-def read_subjects(path: str, *, dose_level_column: Optional[str] = None) -> Tuple[Dict[str, Subject], List[Excluded]]:
-    """ADSL rows by USUBJID, and the subjects that cannot be used (no or a bad
-    safety flag, no arm, a first-dose date that does not parse) as excluded."""
-    columns, rows = read_table(path, "subjects")
-    (subj_col,) = _require(path, columns, ("USUBJID",))
-    (arm_col,) = _require(path, columns, ("TRT01A", "ARM"))
-    (saf_col,) = _require(path, columns, ("SAFFL",))
-    (sdt_col,) = _require(path, columns, ("TRTSDT",))
-    edt_col = _ci(columns, "TRTEDT")
-    if dose_level_column:
-        dl_col = _ci(columns, dose_level_column)
-        if dl_col is None:
-            raise InputFileError(f"{path}:1: missing dose level column {dose_level_column} (columns: {', '.join(columns)})")
-    else:
-        dl_col = _ci(columns, *DOSE_LEVEL_COLUMNS)
+def _read_subject_rows(
+    rows: Iterator[Tuple[str, Dict[str, Any]]],
+    subj_col: str,
+    build: Callable[[str, str, Dict[str, Any]], Union[Subject, str]],
+    *,
+    exclude_empty_id: bool = False,
+) -> Tuple[Dict[str, Subject], List[Excluded]]:
+    """Subjects by USUBJID and the excluded ones: ``build(FILE:LINE, USUBJID,
+    row)`` gives the :class:`Subject`, or the reason it is left out. The same
+    subject twice is an error; so is an empty USUBJID, unless
+    ``exclude_empty_id`` (the row is then excluded: "no USUBJID")."""
     subjects: Dict[str, Subject] = {}
     excluded: List[Excluded] = []
     first_seen: Dict[str, str] = {}
     for where, row in rows:
         usubjid = _text(row.get(subj_col))
         if not usubjid:
-            raise InputFileError(f"{where}: empty USUBJID")
+            if not exclude_empty_id:
+                raise InputFileError(f"{where}: empty USUBJID")
+            excluded.append(Excluded("subject", "", where, "no USUBJID"))
+            continue
         if usubjid in first_seen:
             raise InputFileError(f"{where}: USUBJID {usubjid!r} appears twice (first at {first_seen[usubjid]})")
         first_seen[usubjid] = where
+        got = build(where, usubjid, row)
+        if isinstance(got, str):
+            excluded.append(Excluded("subject", usubjid, where, got, usubjid))
+        else:
+            subjects[usubjid] = got
+    return subjects, excluded
+
+
+def _dose_level_col(path: str, columns: Sequence[str], name: Optional[str], required: bool) -> Optional[str]:
+    """The dose level column: the one named, else the first of :data:`DOSE_LEVEL_COLUMNS`."""
+    if name:
+        col = _ci(columns, name)
+        if col is None:
+            raise InputFileError(f"{path}:1: missing dose level column {name} (columns: {', '.join(columns)})")
+        return col
+    col = _ci(columns, *DOSE_LEVEL_COLUMNS)
+    if col is None and required:
+        raise InputFileError(f"{path}:1: no dose level column (looked for {', '.join(DOSE_LEVEL_COLUMNS)}; columns: {', '.join(columns)})")
+    return col
+
+
+def read_subjects(path: str, *, dose_level_column: Optional[str] = None) -> Tuple[Dict[str, Subject], List[Excluded]]:
+    """ADSL rows by USUBJID, and the subjects that cannot be used (no or a bad
+    safety flag, no arm, a first-dose date that does not parse) as excluded."""
+    columns, rows = read_table(path, "subjects")
+    subj_col, arm_col, saf_col, sdt_col = _require(path, columns, ("USUBJID",), ("TRT01A", "ARM"), ("SAFFL",), ("TRTSDT",))
+    edt_col = _ci(columns, "TRTEDT")
+    dl_col = _dose_level_col(path, columns, dose_level_column, required=False)
+
+    def build(where: str, usubjid: str, row: Dict[str, Any]) -> Union[Subject, str]:
         arm = _text(row.get(arm_col))
         saf = _text(row.get(saf_col)).upper()
         sdt, p1 = parse_date(row.get(sdt_col))
         edt, p2 = parse_date(row.get(edt_col)) if edt_col else (None, None)
-        reason = None
         if not saf:
-            reason = "no safety flag (SAFFL is empty)"
-        elif saf not in ("Y", "N"):
-            reason = f"SAFFL {saf!r} is neither Y nor N"
-        elif saf == "Y" and not arm:
-            reason = f"no actual arm ({arm_col} is empty)"
-        elif p1:
-            reason = f"TRTSDT {p1}"
-        elif p2:
-            reason = f"TRTEDT {p2}"
-        if reason:
-            excluded.append(Excluded("subject", usubjid, where, reason, usubjid))
-            continue
+            return "no safety flag (SAFFL is empty)"
+        if saf not in ("Y", "N"):
+            return f"SAFFL {saf!r} is neither Y nor N"
+        if saf == "Y" and not arm:
+            return f"no actual arm ({arm_col} is empty)"
+        if p1 or p2:
+            return f"TRTSDT {p1}" if p1 else f"TRTEDT {p2}"
         level: Any = None
         if dl_col is not None:
             raw_level = row.get(dl_col)
             level, problem = _parse_int(raw_level)
             if problem:
                 level = _text(raw_level) or None
-        subjects[usubjid] = Subject(usubjid, arm, saf == "Y", sdt, edt, level, where, dict(row))
-    return subjects, excluded
+        return Subject(usubjid, arm, saf == "Y", sdt, edt, level, where, dict(row))
+
+    return _read_subject_rows(rows, subj_col, build)
+
+
+def read_dose_subjects(path: str, *, dose_level_column: Optional[str] = None) -> Tuple[Dict[str, Subject], List[Excluded]]:
+    """The subjects of a dose-escalation trial by USUBJID, and those that cannot
+    be used as excluded. Required columns: ``USUBJID``, ``TRTSDT`` and a dose
+    level (``dose_level_column``, else one of :data:`DOSE_LEVEL_COLUMNS`);
+    optional ``COHORT``, ``LSTALVDT``, ``SAFFL``, ``TRT01A`` / ``ARM``.
+    Excluded: ``SAFFL`` = N, a date that does not parse, a dose level that is
+    not a whole number. An empty ``TRTSDT`` is kept (None): the DLT assessment
+    says why it cannot use the subject."""
+    columns, rows = read_table(path, "subjects")
+    subj_col, sdt_col = _require(path, columns, ("USUBJID",), ("TRTSDT",))
+    dl_col = _dose_level_col(path, columns, dose_level_column, required=True)
+    arm_col, saf_col = _ci(columns, "TRT01A", "ARM"), _ci(columns, "SAFFL")
+    cohort_col, alive_col = _ci(columns, "COHORT"), _ci(columns, "LSTALVDT")
+
+    def build(where: str, usubjid: str, row: Dict[str, Any]) -> Union[Subject, str]:
+        saf = _text(row.get(saf_col)).upper() if saf_col else ""
+        sdt, p1 = parse_date(row.get(sdt_col))
+        alive, p2 = parse_date(row.get(alive_col)) if alive_col else (None, None)
+        level, p3 = _parse_int(row.get(dl_col))
+        if saf == "N":
+            return "SAFFL = N (not in the safety population)"
+        if p1 or p2:
+            return f"bad date: TRTSDT {p1}" if p1 else f"bad date: LSTALVDT {p2}"
+        if p3 or level is None:
+            return f"dose level {_text(row.get(dl_col))!r} is not an integer"
+        return Subject(
+            usubjid, _text(row.get(arm_col)) if arm_col else "", True, sdt, None, level, where, dict(row),
+            cohort=_text(row.get(cohort_col)) or None if cohort_col else None, lstalvdt=alive,
+        )
+
+    return _read_subject_rows(rows, subj_col, build)
+
+
+def read_response_subjects(path: str, *, population_flag: Optional[str] = None) -> Tuple[Dict[str, Subject], List[Excluded]]:
+    """The subjects of the tumour-response tables by USUBJID, and those that
+    cannot be used as excluded. Required columns: ``USUBJID``, an arm (the
+    first of :data:`ARM_COLUMNS` present), a reference start (the first of
+    :data:`START_COLUMNS`: ``trtsdt`` of the :class:`Subject`, ``start_column``
+    names it); ``population_flag`` names a flag column (e.g. ``ITTFL``) whose
+    ``Y`` subjects are the population. Excluded: an empty USUBJID, a flag other
+    than Y, no arm, a start date that does not parse."""
+    columns, rows = read_table(path, "subjects")
+    subj_col, arm_col, start_col = _require(path, columns, ("USUBJID",), ARM_COLUMNS, START_COLUMNS)
+    arm_name, start_name = arm_col.upper(), start_col.upper()
+    flag_col = None
+    if population_flag:
+        flag_col = _ci(columns, population_flag)
+        if flag_col is None:
+            raise InputFileError(f"{path}:1: no population flag column {population_flag!r} (columns: {', '.join(columns)})")
+    saf_col = _ci(columns, "SAFFL")
+
+    def build(where: str, usubjid: str, row: Dict[str, Any]) -> Union[Subject, str]:
+        arm = _text(row.get(arm_col))
+        start, problem = parse_date(row.get(start_col))
+        flag = _text(row.get(flag_col)) if flag_col else "Y"
+        if flag.upper() != "Y":
+            return f"{population_flag.upper()} is {flag!r}, not Y: not in the population"
+        if not arm:
+            return f"no arm ({arm_name} empty)"
+        if problem:
+            return f"{start_name}: {problem}"
+        saffl = _text(row.get(saf_col)).upper() == "Y" if saf_col else False
+        return Subject(usubjid, arm, saffl, start, None, None, where, dict(row), start_column=start_name)
+
+    return _read_subject_rows(rows, subj_col, build, exclude_empty_id=True)
 
 
 # --------------------------------------------------------------------------- AE table

@@ -34,8 +34,10 @@ study day, else the text's timepoint ("week 8" = day 56, a date).
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..efficacy import recist
@@ -282,6 +284,47 @@ def arm_rates(rows: Sequence[Dict[str, Any]], level: float = 0.95) -> List[Dict[
                         f"{name}_ci_high": round(100 * hi, 1)})
         out.append(row)
     return out
+
+
+def read_response_inputs(
+    annotations: Any, subjects_file: Any, population_flag: Optional[str] = None
+) -> Tuple[Dict[str, Dict[str, Any]], List[Dict[str, Any]], List[Dict[str, Any]]]:
+    """(subjects, documents, excluded) for :func:`response_tables`, read by the
+    trial input layer (:mod:`ct_safety_nlp.trial.inputs`):
+    :func:`~ct_safety_nlp.trial.inputs.read_response_subjects` (``USUBJID``, an
+    arm, a reference start, optionally ``population_flag``) and
+    :func:`~ct_safety_nlp.trial.inputs.read_annotations` (the subject from the
+    row field ``usubjid``, ``subjid`` or ``subject``, the visit from
+    ``visit_date`` / ``adt`` or ``ady`` / ``study_day``; a document needs its
+    ``responses``, i.e. a pipeline with ``ct_efficacy``). A subject is
+    ``{usubjid, arm, start, start_column, where}``, a document ``{id, where,
+    usubjid, visit_date, study_day, responses}``, an excluded record ``{where,
+    id, reason}``. Bad files raise :class:`~ct_safety_nlp.trial.inputs.InputFileError`
+    (FILE:LINE)."""
+    from .inputs import SUBJECT_FIELDS, VISIT_DATE_FIELDS, read_annotations, read_response_subjects
+
+    folder = Path(annotations)
+    by_id, excl_subjects = read_response_subjects(os.fspath(subjects_file), population_flag=population_flag)
+    docs, excl_docs = read_annotations(os.fspath(annotations), subject_fields=SUBJECT_FIELDS, visit_date_fields=VISIT_DATE_FIELDS)
+    subjects = {k: {"usubjid": k, "arm": s.arm, "start": s.trtsdt, "start_column": s.start_column, "where": s.where} for k, s in by_id.items()}
+    excluded = [{"where": x.where, "id": x.record or None, "reason": x.reason} for x in excl_subjects]
+    documents: List[Dict[str, Any]] = []
+    for doc in docs:
+        where = str(folder / doc.where)
+        reason = None
+        if not doc.usubjid:
+            reason = "no subject (meta usubjid) for this document"
+        elif doc.bad_date:
+            reason = doc.bad_date
+        elif doc.responses is None:
+            reason = "no 'responses' in the record: annotate with a pipeline that has ct_efficacy"
+        if reason:
+            excluded.append({"where": where, "id": doc.id, "reason": reason})
+            continue
+        documents.append({"id": doc.id, "where": where, "usubjid": doc.usubjid, "visit_date": doc.visit_date,
+                          "study_day": doc.study_day, "responses": doc.responses})
+    excluded += [{"where": str(folder / x.where), "id": x.record, "reason": x.reason} for x in excl_docs]
+    return subjects, documents, excluded
 
 
 def response_tables(

@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
         outcomes: Optional[str] = typer.Option(None, "--outcomes", help='outcome string as in R package escalation, e.g. "1NNN 2NTT"'),
         cohorts: Optional[Path] = typer.Option(None, "--cohorts", help="CSV with columns cohort, dose, subject, dlt"),
         annotations: Optional[Path] = typer.Option(None, "--annotations", help="output folder of `annotate` (docs.jsonl); needs --subjects and --protocol"),
-        subjects: Optional[Path] = typer.Option(None, "--subjects", help="ADSL-shaped csv: USUBJID, TRTSDT, DOSELVL, optional COHORT, LSTALVDT, SAFFL"),
+        subjects: Optional[Path] = typer.Option(None, "--subjects", help="ADSL-shaped csv (or parquet): USUBJID, TRTSDT, DOSELVL, optional COHORT, LSTALVDT, SAFFL"),
         protocol: Optional[Path] = typer.Option(None, "--protocol", help="protocol file (YAML/JSON) with the DLT rules, dlt_window_days and evaluability"),
         dlt_window: Optional[int] = typer.Option(None, "--dlt-window", help="DLT window in days (overrides the protocol's dlt_window_days)"),
         dose_level_column: Optional[str] = typer.Option(None, "--dose-level-column", help="subject file column with the dose level"),
@@ -107,6 +107,7 @@ def register(app: typer.Typer) -> None:
         from ct_safety_nlp.protocol import ProtocolError, load_protocol
         from ct_safety_nlp.trial.escalation import EscalationError, escalate, make_design, parse_outcomes, read_cohort_csv
         from ct_safety_nlp.trial.escalation.dlt import assess_trial, cohorts_for_escalation
+        from ct_safety_nlp.trial.inputs import InputFileError
 
         given = [name for name, v in (("--outcomes", outcomes), ("--cohorts", cohorts), ("--annotations", annotations)) if v is not None]
         if len(given) != 1:
@@ -125,7 +126,7 @@ def register(app: typer.Typer) -> None:
                 assessment = assess_trial(annotations, subjects, rules, window_days=dlt_window, num_doses=doses, dose_level_column=dose_level_column)
                 data = cohorts_for_escalation(assessment)
             result = escalate(data, spec, final=final)
-        except (EscalationError, ProtocolError) as err:
+        except (EscalationError, ProtocolError, InputFileError) as err:
             raise _fail("escalate", str(err)) from None
         if as_json:
             out = {"decisions": result["decisions"], "mtd": result["mtd"], "stopped": result["stopped"], "mtd_evidence": result["mtd_evidence"], "design": result["design"]}

@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
     @app.command("response")
     def response_command(
         annotations: Path = typer.Argument(..., help="output folder of `annotate` (docs.jsonl with 'responses'; a pipeline with ct_efficacy)"),
-        subjects: Path = typer.Option(..., "--subjects", help="ADSL-shaped csv: USUBJID, TRT01A (or ACTARM, ARM, TRT01P), TRTSDT (or RANDDT)"),
+        subjects: Path = typer.Option(..., "--subjects", help="ADSL-shaped csv (or parquet): USUBJID, TRT01A (or ACTARM, ARM, TRT01P), TRTSDT (or RANDDT)"),
         output: Path = typer.Option(..., "--output", "-o", help="folder for subjects.csv, arms.csv, timepoints.csv, excluded.csv, response.json, response.html"),
         population_flag: Optional[str] = typer.Option(None, "--population-flag", help="subject file flag column (e.g. ITTFL, EFFFL): only subjects with Y count"),
         confirm: bool = typer.Option(True, "--confirm/--no-confirm", help="CR/PR need a confirming assessment (RECIST 1.1 4.6.1; --no-confirm for randomised trials)"),
@@ -35,8 +35,8 @@ def register(app: typer.Typer) -> None:
         """Best overall response per subject (RECIST 1.1, confirmation as set), ORR and
         DCR per arm with exact (Clopper–Pearson) 95% CIs, in CSV and an HTML report
         with a waterfall and a swimmer plot."""
-        from ct_safety_nlp.trial.response import response_tables
-        from ct_safety_nlp.trial.response_inputs import ResponseInputError, read_annotations, read_subjects
+        from ct_safety_nlp.trial.inputs import InputFileError
+        from ct_safety_nlp.trial.response import read_response_inputs, response_tables
         from ct_safety_nlp.trial.response_report import write_response_outputs
 
         for name, value in (("--confirm-days", confirm_days), ("--sd-min-days", sd_min_days), ("--max-ne", max_ne)):
@@ -44,17 +44,17 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"trial response: error: {name} must be >= 0, got {value}", err=True)
                 raise typer.Exit(code=2)
         try:
-            subject_map, excluded = read_subjects(subjects, population_flag)
-            documents, doc_excluded = read_annotations(annotations)
-        except ResponseInputError as err:
+            subject_map, documents, excluded = read_response_inputs(annotations, subjects, population_flag)
+        except InputFileError as err:
             typer.echo(f"trial response: error: {err}", err=True)
             raise typer.Exit(code=2) from None
         if not subject_map:
-            typer.echo(f"trial response: error: {subjects}: no usable subject ({len(excluded)} left out)", err=True)
+            n_left = sum(1 for x in excluded if str(x["where"]).startswith(f"{subjects}:"))
+            typer.echo(f"trial response: error: {subjects}: no usable subject ({n_left} left out)", err=True)
             raise typer.Exit(code=2)
         typer.echo(f"trial response: {len(subject_map)} subjects, {len(documents)} documents read", err=True)
         result = response_tables(
-            documents, subject_map, excluded + doc_excluded, confirm=confirm, confirm_days=confirm_days,
+            documents, subject_map, excluded, confirm=confirm, confirm_days=confirm_days,
             min_sd_days=sd_min_days, max_ne_between=max_ne, accept_sd_between=accept_sd,
         )
         command = "en-clinical-trials trial response " + " ".join(shlex.quote(a) for a in sys.argv[3:]) if sys.argv[1:3] == ["trial", "response"] else ""

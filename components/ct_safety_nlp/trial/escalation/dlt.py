@@ -1,9 +1,9 @@
 """DLT assessment per dose level: from subjects and their adverse-event mentions
 to cohorts of DLT-evaluable subjects, each DLT with its evidence.
 
-Plain-data interface (what :mod:`.dlt_readers` builds from ``annotate`` output and
-a subject file; another reader, e.g. ``ct_safety_nlp.trial.inputs``, can build
-the same dicts):
+Plain-data interface (what :func:`read_dlt_inputs` builds from ``annotate``
+output and a subject file read by the trial input layer,
+:mod:`ct_safety_nlp.trial.inputs`):
 
 subject
     ``{"subject": str, "dose": int, "first_dose": date, "cohort": str | None,
@@ -33,8 +33,9 @@ Rules (the protocol file, :mod:`ct_safety_nlp.protocol`):
 
 from __future__ import annotations
 
+import os
 from datetime import date
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ._common import EscalationError
 
@@ -233,11 +234,71 @@ def _group_cohorts(subjects: List[Dict]) -> List[Dict]:
     return cohorts
 
 
-def assess_trial(annotations, subjects_csv, protocol: Dict, *, window_days: Optional[int] = None, num_doses: Optional[int] = None, dose_level_column: Optional[str] = None) -> Dict:
-    """Read ``annotate`` output + a subject csv (:mod:`.dlt_readers`) and assess DLTs."""
-    from .dlt_readers import read_trial_data
+def _excluded(x) -> Dict:
+    """An :class:`~ct_safety_nlp.trial.inputs.Excluded` as this module's plain dict
+    (the subject file named without its folder, as in the subjects' ``where``)."""
+    return {"kind": x.kind, "record": x.record, "where": os.path.basename(x.where), "reason": x.reason}
 
-    subjects, events, excluded = read_trial_data(annotations, subjects_csv, dose_level_column)
+
+def read_dlt_inputs(annotations, subjects_file, dose_level_column: Optional[str] = None) -> Tuple[List[Dict], List[Dict], List[Dict]]:
+    """(subjects, events, excluded) for :func:`assess_dlts`, read by the trial input
+    layer: :func:`~ct_safety_nlp.trial.inputs.read_dose_subjects` (``USUBJID``,
+    ``TRTSDT``, a dose level column, optional ``COHORT``, ``LSTALVDT``, ``SAFFL``)
+    and :func:`~ct_safety_nlp.trial.inputs.read_annotations` (the subject from the
+    row field ``usubjid`` or ``subject``; a mention's date is the document's
+    ``visit_date``, else its study day ``ady``). A subject's ``last_note`` is the
+    latest visit date of their documents. Bad files raise
+    :class:`~ct_safety_nlp.trial.inputs.InputFileError` (FILE:LINE); records
+    that cannot be used come back in ``excluded`` with their reason."""
+    from ..inputs import read_annotations, read_dose_subjects
+
+    by_id, excl_subjects = read_dose_subjects(os.fspath(subjects_file), dose_level_column=dose_level_column)
+    documents, excl_docs = read_annotations(os.fspath(annotations), subject_fields=("usubjid", "subject"))
+    events: List[Dict] = []
+    last_note: Dict[str, date] = {}
+    doc_excluded: List[Dict] = []
+    for doc in documents:
+        if not doc.usubjid:
+            doc_excluded.append({"kind": "document", "record": doc.id, "where": doc.where, "reason": "no subject (usubjid) in the row fields"})
+            continue
+        if doc.bad_date:
+            doc_excluded.append({"kind": "document", "record": doc.id, "where": doc.where, "reason": doc.bad_date})
+            continue
+        sid, when = doc.usubjid, doc.visit_date
+        if when is not None and (sid not in last_note or when > last_note[sid]):
+            last_note[sid] = when
+        for ae in doc.adverse_events:
+            events.append(
+                {
+                    "subject": sid,
+                    "date": when,
+                    "study_day": doc.study_day if when is None else None,
+                    "ctcae_term": ae.get("ctcae_term"),
+                    "soc": ae.get("soc"),
+                    "grade": ae.get("grade"),
+                    "serious": ae.get("serious"),
+                    "negated": bool(ae.get("negated")),
+                    "historical": bool(ae.get("historical")),
+                    "speculated": bool(ae.get("speculated")),
+                    "text": ae.get("text"),
+                    "doc_id": doc.id,
+                    "where": doc.where,
+                }
+            )
+    doc_excluded += [_excluded(x) for x in excl_docs]
+    subjects = [
+        {"subject": s.usubjid, "dose": s.dose_level, "first_dose": s.trtsdt, "cohort": s.cohort, "followup_end": s.lstalvdt, "last_note": last_note.get(s.usubjid), "where": os.path.basename(s.where)}
+        for s in by_id.values()
+    ]
+    known = set(by_id) | {x.record for x in excl_subjects}
+    for sid in sorted(set(last_note) - known):
+        doc_excluded.append({"kind": "document", "record": sid, "where": os.fspath(annotations), "reason": f"notes for subject {sid!r}, who is not in the subject file"})
+    return subjects, events, [_excluded(x) for x in excl_subjects] + doc_excluded
+
+
+def assess_trial(annotations, subjects_csv, protocol: Dict, *, window_days: Optional[int] = None, num_doses: Optional[int] = None, dose_level_column: Optional[str] = None) -> Dict:
+    """Read ``annotate`` output + a subject file (:func:`read_dlt_inputs`) and assess DLTs."""
+    subjects, events, excluded = read_dlt_inputs(annotations, subjects_csv, dose_level_column)
     return assess_dlts(subjects, events, protocol, window_days=window_days, num_doses=num_doses, excluded=excluded)
 
 
