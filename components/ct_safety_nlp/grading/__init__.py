@@ -17,7 +17,7 @@ Modules: :mod:`.explicit` (stated grades), :mod:`.labs` (lab values;
 minimum grades from the grade texts), :mod:`.findings` (results, precedence).
 """
 
-from .criteria import intervention_grade, minimum_grade
+from .criteria import criteria_grade, intervention_grade, minimum_grade
 from .explicit import find_explicit_grades
 from .findings import PRECEDENCE, GradeFinding, LabFinding, choose_grade
 from .labs import find_lab_values, grade_lab
@@ -41,6 +41,7 @@ __all__ = [
     "find_outcome_grade",
     "find_severity_grade",
     "grade_lab",
+    "criteria_grade",
     "intervention_grade",
     "minimum_grade",
 ]

@@ -12,6 +12,9 @@ from ..rules.io import CompiledTable
 
 __all__ = ["GradingRules", "default_grading_rules"]
 
+# a band of a CTCAE grade text: "<10", "10 - 30", ">30", ">=7", "≥7" (before its unit)
+_BAND = r"(?P<op>[<>]=?|[≤≥])?\s*(?P<a>\d+(?:\.\d+)?)(?:\s*-\s*(?P<b>\d+(?:\.\d+)?))?"
+
 
 class GradingRules(CompiledTable):
     """Explicit-grade blockers, outcome and severity words, intervention cues and
@@ -48,6 +51,24 @@ class GradingRules(CompiledTable):
         self.intervention_neg = re.compile(
             r"(?:" + words_regex(self.text_rules.negation_words("intervention")) + r")\b[\w\s-]*$", re.IGNORECASE
         )
+        named = data.get("criteria_words", {})
+
+        def expand(pattern: str) -> str:  # "{laxative}" -> its word list
+            for key, words in named.items():
+                pattern = pattern.replace("{" + key + "}", words)
+            return pattern
+
+        self.criteria: List[Tuple[str, Pattern, Pattern]] = [
+            (name, re.compile(expand(cue), re.IGNORECASE), re.compile(words, re.IGNORECASE)) for name, cue, words in data.get("criteria", [])
+        ]
+        self.counted_criteria: List[Dict[str, Any]] = [
+            {
+                "name": c["name"],
+                **{k: re.compile(c[k], re.IGNORECASE) if c.get(k) else None for k in ("value", "count", "baseline")},
+                "band": re.compile(_BAND + r"\s*(?:" + c["band_unit"] + ")", re.IGNORECASE),
+            }
+            for c in data.get("counted_criteria", [])
+        ]
         win = data["windows"]
         self.coordinator = re.compile(win["coordinator"], re.IGNORECASE)
         self.group_noun = re.compile(win["group_noun"], re.IGNORECASE)

@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 from .tables import ReasonerTables
 
-__all__ = ["attribute_in_document", "spell_out_regimens"]
+__all__ = ["attribute_in_document", "grade_from_other_mentions", "spell_out_regimens"]
 
 Offsets = Tuple[int, int]
 Drug = Tuple[int, int, str]
@@ -115,6 +115,32 @@ def spell_out_regimens(events: List[Dict[str, Any]], tables: ReasonerTables) -> 
             parts = tables.drugs.regimen_drugs(name)
             if parts:
                 ev["evidence"].append(f"drug link: {name} = {', '.join(parts)} (regimen table)")
+
+
+def grade_from_other_mentions(text: str, events: List[Dict[str, Any]]) -> None:
+    """A present AE mention that nothing graded takes the highest grade of the other
+    present mentions of the same CTCAE term in the document ("Reports fatigue,
+    constipation ... Remaining AEs all G1 (fatigue, constipation)"): one event told
+    twice, graded once; ``grade_basis`` "document", the evidence names the mention
+    (in place)."""
+
+    def present(ev) -> bool:
+        return ev["ctcae_term"] is not None and not ev["negated"] and not ev["historical"]
+
+    graded: Dict[str, Dict[str, Any]] = {}
+    for ev in events:
+        if present(ev) and ev["grade"] is not None and ev["grade_basis"] != "document":
+            best = graded.get(ev["ctcae_term"])
+            if best is None or ev["grade"] > best["grade"]:
+                graded[ev["ctcae_term"]] = ev
+    for ev in events:
+        if present(ev) and ev["grade"] is None and ev["ctcae_term"] in graded:
+            src = graded[ev["ctcae_term"]]
+            ev["grade"], ev["grade_basis"] = src["grade"], "document"
+            ev["evidence"].append(
+                f"grade {src['grade']} (document): from another mention of {ev['ctcae_term']} "
+                f"at {src['start_char']} ('{src['text']}', grade basis {src['grade_basis']})"
+            )
 
 
 def _sentence_index(sentences: Sequence[Offsets], start: int):

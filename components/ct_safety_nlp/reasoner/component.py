@@ -37,7 +37,7 @@ from ..regimens import RegimenRules
 from ..seriousness import SeriousnessRules
 from ..text import DrugVocabulary, TextRules, clause_spans
 from .doc_regimens import REGIMEN_KEYS, doc_regimens, drugs_by_sentence
-from .attribution import attribute_in_document, spell_out_regimens
+from .attribution import attribute_in_document, grade_from_other_mentions, spell_out_regimens
 from .events import AE_KEYS, build_event
 from .grading_window import linked_clauses
 from .mentions import SpanCandidates, choose_model_spans, resolve_mentions, span_candidates
@@ -299,12 +299,15 @@ class CtReasoner(Pipe):
         for sent in sentences:
             in_sent = [m for m in mentions if sent[0] <= m.start < sent[1]]
             clauses = clause_spans(text, *sent)
-            linked = linked_clauses(clauses, in_sent)
-            for m in in_sent:
+            contexts = [tables.context.assess(text, m.start, m.end, sent) for m in in_sent]
+            # a clause whose only AE is negated ("without significant weight loss") belongs to the AE before it
+            linked = linked_clauses(clauses, [m for m, ctx in zip(in_sent, contexts) if not ctx.negated])
+            for m, ctx in zip(in_sent, contexts):
                 clause = next((c for c in clauses if c[0] <= m.start < c[1]), sent)
-                events.append(build_event(text, m, sent, clause, in_sent, drugs.get(sent, []), linked.get(clause, []), tables))
+                events.append(build_event(text, m, sent, clause, in_sent, drugs.get(sent, []), linked.get(clause, []), tables, ctx))
         attribute_in_document(text, events, sentences, drugs, tables)
         spell_out_regimens(events, tables)
+        grade_from_other_mentions(text, events)
         doc._.ct_adverse_events = events
         doc._.ct_regimens = doc_regimens(doc, ents, sentences, self.drug_rule, tables)
         return doc

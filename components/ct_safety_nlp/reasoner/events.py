@@ -34,13 +34,16 @@ def build_event(
     drugs: Sequence[Tuple[int, int, str]],
     linked: Sequence[Offsets],
     tables: ReasonerTables,
+    ctx=None,
 ) -> Dict[str, Any]:
-    """The AE record of mention ``m`` (keys :data:`AE_KEYS`)."""
+    """The AE record of mention ``m`` (keys :data:`AE_KEYS`); ``ctx``: its context
+    (:meth:`ct_safety_nlp.context.ContextMatcher.assess`) when already assessed."""
     evidence: List[str] = list(m.evidence)
-    ctx = tables.context.assess(text, m.start, m.end, sentence)
+    if ctx is None:
+        ctx = tables.context.assess(text, m.start, m.end, sentence)
     evidence += ctx.evidence
     term = m.match.term if m.match is not None else None
-    decision = decide_grade(text, m, clause, in_sentence, tables.kb, tables.grading_rules)
+    decision = decide_grade(text, m, clause, in_sentence, tables.kb, tables.grading_rules, linked)
     grade, basis = decision.grade, decision.basis
     evidence += decision.evidence
     if ctx.negated and grade is not None:

@@ -7,9 +7,12 @@ mentions at the first coordinator ("and", "or", ",", "with") of each gap, so
 before a group noun ("grade 3-4 adverse events were X and Y") to every
 mention after it. Then the precedence of :func:`ct_safety_nlp.grading.choose_grade`
 (explicit > lab > outcome > severity), and two rules from the workbook's
-grade texts: an intervention the clause names (when only a severity word or
-nothing graded the mention) and a term's lowest defined grade (when nothing
-graded it).
+grade texts: the criteria they state, met in the clause or the clauses linked
+to it (interventions, ADL limitation, relief by rest, % BSA, stools over
+baseline, ...: :func:`ct_safety_nlp.grading.criteria_grade`), which outrank a
+severity word but not an explicit, lab or outcome grade; and a term's lowest
+defined grade (when nothing graded it). Precedence in all: death >
+explicit > lab / outcome > criterion > severity > minimum.
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ from ..grading import (
     GradeFinding,
     GradingRules,
     choose_grade,
+    criteria_grade,
     find_explicit_grades,
     find_outcome_grade,
     find_severity_grade,
-    intervention_grade,
     minimum_grade,
 )
 from ..kb import CtcaeKB
@@ -104,9 +107,18 @@ class GradeDecision:
 
 
 def decide_grade(
-    text: str, mention: Mention, clause: Offsets, in_sentence: Sequence[Mention], kb: CtcaeKB, rules: GradingRules
+    text: str,
+    mention: Mention,
+    clause: Offsets,
+    in_sentence: Sequence[Mention],
+    kb: CtcaeKB,
+    rules: GradingRules,
+    linked: Sequence[Offsets] = (),
 ) -> GradeDecision:
-    """The mention's grade, basis and evidence lines (None for a mention without a CTCAE term)."""
+    """The mention's grade, basis and evidence lines (None for a mention without a
+    CTCAE term). ``linked``: the clauses after the mention's that hold no AE of
+    their own ("Fatigue is relieved by rest; still working part time"), read for
+    the grade texts' criteria."""
     if mention.match is None:
         return GradeDecision(None, None, [])
     term = mention.match.term
@@ -115,8 +127,10 @@ def decide_grade(
     best = choose_grade(grade_findings(text, mention, clause, in_sentence, rules))
     grade, basis = (best.grade, best.basis) if best is not None else (None, None)
     if basis in (None, "severity") and grades:
-        crit = intervention_grade(text[clause[0] : clause[1]], term, grades, rules)
-        if crit is not None and (grade is None or crit[0] > grade):
+        # the grade texts' criteria outrank a severity word ("severe fatigue, relieved by rest" is grade 1)
+        segments = [text[clause[0] : clause[1]]] + [text[a:b] for a, b in linked]
+        crit = criteria_grade(segments, term, grades, rules)
+        if crit is not None:
             grade, basis = crit[0], "criterion"
             evidence.append(crit[1])
             best = None

@@ -7,7 +7,7 @@ from typing import Any, Dict
 
 from spacy.util import registry
 
-from .io import Dict_, Int, List_, Map, Str, Tuple_, read_table
+from .io import Dict_, Int, List_, Map, Nullable, Str, Tuple_, read_table
 
 _RX = Str(regex=True)
 SCHEMA = Map(
@@ -21,6 +21,15 @@ SCHEMA = Map(
                        required=("death", "near_fatal", "life_threatening", "hedges")),
         "severity_words": Dict_(Int(min=1, max=5), min_len=1),
         "interventions": List_(Tuple_(Str(regex=True, flags=2), Str(regex=True, flags=2))),
+        "criteria_words": Dict_(Str(regex=True, flags=2)),
+        "criteria": List_(Tuple_(Str(), Str(regex=True, flags=2), Str(regex=True, flags=2))),
+        "counted_criteria": List_(
+            Map(
+                {"name": Str(), "value": Nullable(Str(regex=True, flags=2)), "count": Nullable(Str(regex=True, flags=2)),
+                 "baseline": Nullable(Str(regex=True, flags=2)), "band_unit": Str(regex=True, flags=2)},
+                required=("name", "band_unit"),
+            )
+        ),
         "windows": Map({"coordinator": _RX, "group_noun": _RX, "distributive": _RX}, required=("coordinator", "group_noun", "distributive")),
     },
     required=("schema_version", "explicit", "outcome", "severity_words", "interventions", "windows"),

@@ -110,7 +110,7 @@ class AdverseEvent(_Open):
     meddra_code: Optional[str]
     soc: Optional[str]
     grade: Optional[int]
-    grade_basis: Optional[Literal["explicit", "lab", "outcome", "severity", "criterion", "minimum"]]
+    grade_basis: Optional[Literal["explicit", "lab", "outcome", "severity", "criterion", "minimum", "document"]]
     negated: bool
     speculated: bool
     historical: bool
