@@ -13,6 +13,7 @@ def rules_pipeline(
     *,
     ctcae_v6: Optional[PathLike] = None,
     ctcae_version: str = "5.0",
+    fallback: Optional[str] = None,
 ):
     """``spacy.blank("en")`` + ``ct_reasoner`` initialised from the table files.
 
@@ -24,7 +25,8 @@ def rules_pipeline(
     components. ctcae_v6: the NCI CTCAE v6.0 workbook (its term table and v5 -> v6
     mapping sheet; ``ct.read_ctcae.v1`` version 6.0, ``ct.read_ctcae_mapping.v1``),
     compiled beside v5; ctcae_version: the version the reasoner grades with
-    ("6.0" needs ctcae_v6). Raises FileNotFoundError / ValueError naming a bad file.
+    ("6.0" needs ctcae_v6); fallback: the KB's fallback (default: the
+    reasoner's; "contained" needs no sentence encoder). Raises FileNotFoundError / ValueError naming a bad file.
     """
     import spacy
     from spacy import registry
@@ -44,6 +46,8 @@ def rules_pipeline(
         "kb": registry.misc.get("ct.read_ctcae.v1")(str(ctcae)),
         "synonyms": registry.misc.get("ct.read_synonyms.v1")(str(synonyms)),
     }
+    if fallback is not None:
+        init["fallback"] = fallback
     if ctcae_v6 is not None:
         init["kb_v6"] = registry.misc.get("ct.read_ctcae.v1")(str(ctcae_v6), "6.0")
         init["mapping"] = registry.misc.get("ct.read_ctcae_mapping.v1")(str(ctcae_v6))
