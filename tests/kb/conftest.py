@@ -71,6 +71,12 @@ def make_pipeline(init_data, version="5.0", **extra):
 
 
 @pytest.fixture(scope="session")
+def make_nlp(init_data):
+    """make_nlp(version="5.0", **initialize overrides) -> a fresh blank + ct_reasoner pipeline."""
+    return lambda version="5.0", data=None, **extra: make_pipeline(init_data if data is None else data, version, **extra)
+
+
+@pytest.fixture(scope="session")
 def saved_pipeline(init_data, tmp_path_factory):
     """A blank + ct_reasoner pipeline with both versions, saved (v5.0 active)."""
     path = tmp_path_factory.mktemp("kb_pipeline") / "nlp"
