@@ -128,8 +128,8 @@ class ReasonerTables:
         path.mkdir(parents=True, exist_ok=True)
         exclude = set(exclude)
         for name, value in self.to_data().items():
-            if name in exclude or (value is None and name in OPTIONAL_TABLES and name != "protocol"):
-                continue
+            if name in exclude:
+                continue  # (a table a pipeline lacks is saved as null, like the protocol)
             target = path / TABLE_FILES[name]
             if target.suffix == ".gz":
                 srsly.write_gzip_json(target, value)
