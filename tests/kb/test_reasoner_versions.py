@@ -96,3 +96,11 @@ def test_protocol_file_states_its_version(tmp_path):
     bad.write_text('schema_version: 1\nname: p\nctcae_version: "4.03"\ndlt: []\n')
     with pytest.raises(ProtocolError, match=r"bad\.yml:3: ctcae_version '4\.03' is not one of 5\.0, 6\.0"):
         load_protocol(bad)
+
+
+def test_v6_lab_table_must_be_a_v6_table(make_nlp):
+    from ct_safety_nlp.rules.io import resource_path
+    from ct_safety_nlp.rules.lab import read_lab_rules
+
+    with pytest.raises(ValueError, match=r"lab_rules_v6 states ctcae_version '5.0'"):
+        make_nlp("6.0", lab_rules_v6=read_lab_rules(str(resource_path("lab_rules.yml"))))

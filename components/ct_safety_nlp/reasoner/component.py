@@ -260,9 +260,12 @@ class CtReasoner(Pipe):
             synonyms_v6 = repoint_synonyms(synonyms, CtcaeMapping(mapping), v6_terms)
         if lab_rules_v6 is None:
             lab_rules_v6 = shipped("ct.read_lab_rules.v1", "lab_rules_v6.yml")()
+        labs_v6 = LabRules(lab_rules_v6)
+        if labs_v6.ctcae_version != "6.0":
+            raise ValueError(f"{self.name}.initialize: lab_rules_v6 states ctcae_version {labs_v6.ctcae_version!r}; the v6.0 lab table must state \"6.0\"")
         knowledge_v6 = CtcaeKB(kb_v6, synonyms_v6, term_rules=term_rules, encoder=self.encoder, **kb_kwargs)
         knowledge_v6.prepare()
-        return knowledge_v6, LabRules(lab_rules_v6)
+        return knowledge_v6, labs_v6
 
     def _require(self) -> ReasonerTables:
         if self.tables is None:
