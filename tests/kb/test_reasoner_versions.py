@@ -104,3 +104,9 @@ def test_v6_lab_table_must_be_a_v6_table(make_nlp):
 
     with pytest.raises(ValueError, match=r"lab_rules_v6 states ctcae_version '5.0'"):
         make_nlp("6.0", lab_rules_v6=read_lab_rules(str(resource_path("lab_rules.yml"))))
+
+
+def test_important_medical_events_exist_in_v6(make_nlp):
+    doc = make_nlp("6.0")("A venous thromboembolism was diagnosed on day 20.")
+    (ae,) = [a for a in doc._.ct_adverse_events if a["ctcae_term"] == "Venous thromboembolism"]
+    assert ae["serious"] and "important_medical_event" in ae["seriousness_criteria"]
