@@ -12,6 +12,14 @@ all expected AEs; predicted AEs that overlap no expected AE are listed as
 
 PIPELINE: a path or package name; empty (default) = spacy.blank("en") +
 ct_reasoner initialised from the project's assets.
+
+CTCAE v6.0 (assets/eval/reasoner_eval_v6.jsonl, written from the v6.0 workbook):
+
+    python scripts/evaluate_reasoner.py --ctcae-version 6.0 --ctcae-v6 assets/ctcae/CTCAE_v6.0.xlsx --no-protocol \
+        --eval-path assets/eval/reasoner_eval_v6.jsonl --output metrics/reasoner_eval_v6.json --markdown metrics/reasoner_eval_v6.md
+
+(--no-protocol: the project's protocol names v5.0 terms.) With a PIPELINE the
+version is set with spacy.load's config override.
 """
 
 import json
@@ -24,11 +32,11 @@ FIELDS = ("term", "grade", "serious", "criteria", "negated", "speculated", "hist
 REQUIRED = ("term", "grade", "serious", "negated")
 
 
-def build_default_pipeline(ctcae: Path, synonyms: Path, protocol: Optional[Path]):
+def build_default_pipeline(ctcae: Path, synonyms: Path, protocol: Optional[Path], ctcae_v6: Optional[Path] = None, ctcae_version: str = "5.0"):
     """blank en + ct_reasoner from the table files (:func:`ct_safety_nlp.evaluation.pipelines.rules_pipeline`)."""
     from ct_safety_nlp.evaluation.pipelines import rules_pipeline
 
-    return rules_pipeline(ctcae, synonyms, protocol)
+    return rules_pipeline(ctcae, synonyms, protocol, ctcae_v6=ctcae_v6, ctcae_version=ctcae_version)
 
 
 def load_eval(path: Path) -> List[Dict[str, Any]]:
@@ -110,8 +118,9 @@ def score(nlp, items: List[Dict[str, Any]]) -> Dict[str, Any]:
 
 
 def to_markdown(result: Dict[str, Any], pipeline: str) -> str:
+    version = result.get("ctcae_version", "5.0")
     lines = [
-        "# ct_reasoner on the hand-written evaluation set",
+        "# ct_reasoner on the hand-written evaluation set" + (f" (CTCAE v{version})" if version != "5.0" else ""),
         "",
         f"Pipeline: `{pipeline}`; {result['sentences']} sentences, {result['expected_aes']} expected AEs; "
         f"mentions found {result['found']}/{result['expected_aes']} ({result['mention_recall']:.1%}); "
@@ -138,18 +147,23 @@ def main(
     protocol: Optional[Path] = typer.Option(Path("assets/protocol_rules.yml"), "--protocol"),
     output: Path = typer.Option(Path("metrics/reasoner_eval.json"), "--output"),
     markdown: Path = typer.Option(Path("metrics/reasoner_eval.md"), "--markdown"),
+    ctcae_version: str = typer.Option("5.0", "--ctcae-version", help="CTCAE version the reasoner grades with: 5.0 or 6.0"),
+    ctcae_v6: Optional[Path] = typer.Option(None, "--ctcae-v6", help="the CTCAE v6.0 workbook (needed for --ctcae-version 6.0 without PIPELINE)"),
+    no_protocol: bool = typer.Option(False, "--no-protocol", help="initialise without protocol rules"),
 ) -> None:
     """Run the reasoner over the evaluation set; write JSON and Markdown metrics."""
     import spacy
 
     if pipeline:
-        nlp = spacy.load(pipeline)
+        nlp = spacy.load(pipeline, config={"components": {"ct_reasoner": {"ctcae_version": ctcae_version}}})
         if "ct_reasoner" not in nlp.pipe_names:
             raise typer.BadParameter(f"pipeline {pipeline!r} has no ct_reasoner component (pipes: {nlp.pipe_names})")
     else:
-        nlp = build_default_pipeline(ctcae, synonyms, protocol)
+        nlp = build_default_pipeline(ctcae, synonyms, None if no_protocol else protocol, ctcae_v6, ctcae_version)
     result = score(nlp, load_eval(eval_path))
     result["pipeline"] = pipeline or "blank:en + ct_reasoner"
+    if ctcae_version != "5.0":  # (v5 metrics files keep their keys)
+        result["ctcae_version"] = ctcae_version
     output.parent.mkdir(parents=True, exist_ok=True)
     markdown.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf8")

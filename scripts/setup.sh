@@ -19,7 +19,7 @@ fi
 shared=../shared/data
 if [ -d "$shared" ]; then
     mkdir -p assets/phee assets/ctcae
-    for f in phee/train.json phee/dev.json ctcae/CTCAE_v5.0.xlsx; do
+    for f in phee/train.json phee/dev.json ctcae/CTCAE_v5.0.xlsx ctcae/CTCAE_v6.0.xlsx; do
         [ -f "assets/$f" ] || cp "$shared/$f" "assets/$f"
     done
 fi

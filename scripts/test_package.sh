@@ -44,5 +44,12 @@ for r in responses:
 measured = [r for r in responses if r["basis"] == "measured"]
 assert measured and measured[0]["response"] == "PR" and measured[0]["percent_change_from_baseline"] == -35.0, responses
 assert {"DRUG", "ADVERSE_EVENT"} <= set(nlp.get_pipe("ner").labels), nlp.get_pipe("ner").labels
+v6 = spacy.load("en_clinical_trials", config={"components": {"ct_reasoner": {"ctcae_version": "6.0"}}})
+aes = {ae["ctcae_term"]: ae["grade"] for ae in v6("ANC 0.8 x 10^9/L on day 8. Platelets 18,000/mm3 on day 15.")._.ct_adverse_events}
+print("CTCAE v6.0:", aes)
+assert aes.get("Neutrophil count decreased") == 2 and aes.get("Thrombocytopenia") == 3, aes
 print("test-package: OK")
 PY
+# the knowledge-base command on the installed pipeline (no --model: en_clinical_trials)
+OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 "$venv/bin/en-clinical-trials" kb search "low platelets" --json --ctcae-version 6.0 \
+    | "$venv/bin/python" -c 'import json, sys; r = json.load(sys.stdin); assert r[0]["term"] == "Thrombocytopenia", r; print("kb search:", r[0]["term"])'

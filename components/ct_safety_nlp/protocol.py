@@ -10,6 +10,8 @@ Schema (``schema_version: 1``)::
     schema_version: 1
     name: str                       # shown in evidence lines
     source: str                     # optional: where the rules come from
+    ctcae_version: "5.0" | "6.0"    # optional: the CTCAE version its terms are in; ct_reasoner
+                                    # refuses a protocol of another version than its ctcae_version
     categories:                     # optional named groups of AEs
       <name>: {terms: [CTCAE term, ...], socs: [MedDRA SOC, ...]}
     dlt:                            # list, evaluated in order; any match -> DLT
@@ -44,7 +46,8 @@ from spacy import registry
 
 SCHEMA_VERSION = 1
 ACTIONS = ("continue", "hold", "reduce_one_level", "reduce_two_levels", "stop")
-_TOP_KEYS = {"schema_version", "name", "source", "categories", "dlt", "dose_modifications", "dlt_window_days", "evaluability"}
+CTCAE_VERSIONS = ("5.0", "6.0")
+_TOP_KEYS = {"schema_version", "name", "source", "ctcae_version", "categories", "dlt", "dose_modifications", "dlt_window_days", "evaluability"}
 _EVALUABILITY_KEYS = {"min_followup_days", "dlt_always_evaluable"}
 _CONDITION_KEYS = {"terms", "categories", "socs", "exclude_terms", "exclude_categories", "min_grade", "max_grade", "serious"}
 _LIST_KEYS = {"terms", "categories", "socs", "exclude_terms", "exclude_categories"}
@@ -171,6 +174,13 @@ def _check(root, path: str, known_terms: Optional[set]) -> Dict[str, Any]:
     rules: Dict[str, Any] = {"schema_version": version, "name": c.scalar(top["name"][1], "name", str)}
     if "source" in top:
         rules["source"] = c.scalar(top["source"][1], "source", str)
+    if "ctcae_version" in top:
+        node = top["ctcae_version"][1]
+        stated = str(node.value)
+        if stated not in CTCAE_VERSIONS:
+            c.fail(node, f"ctcae_version {stated!r} is not one of {', '.join(CTCAE_VERSIONS)} (write it quoted, e.g. \"6.0\")")
+        rules["ctcae_version"] = stated
+        term_lines["ctcae_version"] = node.start_mark.line + 1  # (no CTCAE term is spelt so)
 
     categories: Dict[str, Dict[str, List[str]]] = {}
     if "categories" in top:
@@ -276,6 +286,19 @@ def protocol_terms(rules: Dict[str, Any]) -> List[str]:
         for rule in rules.get(key) or []:
             out += rule["when"].get("terms", []) + rule["when"].get("exclude_terms", [])
     return list(dict.fromkeys(out))
+
+
+def check_protocol_version(rules: Dict[str, Any], version: str, *, source: Optional[str] = None) -> None:
+    """ProtocolError ``FILE:LINE: the protocol states CTCAE v<x> but ... grades with v<y>`` when
+    the protocol states a ``ctcae_version`` other than ``version``; nothing when it states none."""
+    stated = rules.get("ctcae_version")
+    if stated is not None and str(stated) != str(version):
+        where = source or rules.get("file") or "protocol"
+        line = (rules.get("term_lines") or {}).get("ctcae_version", "?")
+        raise ProtocolError(
+            f"{where}:{line}: the protocol states ctcae_version {stated} but ct_reasoner grades with CTCAE v{version} "
+            f"(set the component's ctcae_version to \"{stated}\", or convert the protocol's terms with `en-clinical-trials kb map`)"
+        )
 
 
 def check_protocol_terms(rules: Dict[str, Any], known_terms: set, *, version: str = "5.0", source: Optional[str] = None) -> None:

@@ -208,7 +208,7 @@ def _blood_pressure(R: LabRules, analyte, value, unit, *, diastolic, **_) -> Gra
     return Graded(grade, systolic_rule.term, value, "mmHg", text)
 
 
-def _ratio(R: LabRules, analyte, value, unit, *, uln, baseline, symptomatic, ref_note, **_) -> Graded:
+def _ratio(R: LabRules, analyte, value, unit, *, uln, lln=None, baseline, symptomatic, ref_note, **_) -> Graded:
     """Multiples of the ULN and, where CTCAE says so, of an abnormal baseline."""
     baseline_rule = R.rules.get(f"{analyte}:baseline")
     if unit == "x baseline" and baseline_rule is None:
@@ -240,14 +240,17 @@ def _ratio(R: LabRules, analyte, value, unit, *, uln, baseline, symptomatic, ref
         b_ratio = value
     elif baseline is not None and unit != "x ULN" and baseline_rule is not None:
         ref = uln if uln is not None else R.reference_ranges[analyte][unit][1]
-        # creatinine always has baseline multiples; liver tests only for an abnormal baseline
-        if rule.term == "Creatinine increased" or baseline > ref:
+        low = lln if lln is not None else R.reference_ranges[analyte][unit][0]
+        # the rule's baseline_when: v5 creatinine always; liver tests for an abnormal (>ULN)
+        # baseline; v6 creatinine only for a baseline below the LLN
+        when = baseline_rule.baseline_when
+        if when == "always" or (when == "above_ULN" and baseline > ref) or (when == "below_LLN" and low is not None and baseline < low):
             b_ratio = value / baseline
     if b_ratio is not None:
         g_b, f_b = apply_rule(baseline_rule, b_ratio, None)
         if f_b:
             parts.append(f"{fmt(round(b_ratio, 2))} x baseline {f_b[0]} {fmt(f_b[1])} x baseline (grade {g_b})")
-        if rule.term == "Creatinine increased" or unit == "x baseline":
+        if baseline_rule.baseline_when != "above_ULN" or unit == "x baseline":
             if g_b is not None and (grade is None or g_b > grade):
                 grade = g_b
         else:  # abnormal baseline: CTCAE uses the baseline multiples instead of the ULN ones

@@ -34,6 +34,7 @@ class Rule:
     unit: str  # the unit the cuts are in
     cuts: Tuple[Cut, ...]
     reference: Optional[str] = None  # "LLN" / "ULN": grade 1 starts there
+    baseline_when: str = "above_ULN"  # baseline rules: above_ULN / always / below_LLN
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class LabRules(CompiledTable):
                 direction=r["direction"],
                 unit=r["unit"],
                 reference=r.get("reference"),
+                baseline_when=r.get("baseline_when", "above_ULN"),
                 cuts=tuple(
                     Cut(c["grade"], c["op"], None if c["threshold"] is None else float(c["threshold"]), tuple((c.get("workbook") or {}).items()))
                     for c in r["cuts"]

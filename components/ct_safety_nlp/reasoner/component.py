@@ -17,6 +17,14 @@ library's shipped default) and is saved with the pipeline
 config only. The embedding fallback's encoder (``encoder``,
 ``ct.minilm_encoder.v1``) loads its weights on first use: saving, loading and
 pickling never load a model. Errors in a Doc reach ``nlp.set_error_handler``.
+
+CTCAE versions: ``ctcae_version`` ("5.0", the default, or "6.0") picks the
+knowledge base and lab table the component grades with. Both versions are
+compiled at initialize when it gets ``kb_v6`` (and NCI's ``mapping``, which
+re-points the v5 synonyms to the v6 terms) and are saved together, so a
+saved pipeline switches with
+``spacy.load(path, config={"components": {"ct_reasoner": {"ctcae_version": "6.0"}}})``.
+Every AE record says its ``ctcae_version``.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from ..context import ContextMatcher
 from ..extensions import register_extensions
 from ..grading import GradingRules, LabRules
 from ..kb import CtcaeKB, SentenceEncoder, TermRules
-from ..protocol import check_protocol_terms, validate_protocol
+from ..protocol import check_protocol_terms, check_protocol_version, validate_protocol
 from ..regimens import RegimenRules
 from ..seriousness import SeriousnessRules
 from ..text import DrugVocabulary, TextRules, clause_spans
@@ -69,6 +77,7 @@ SHIPPED = {
         "drug_rule": True,
         "max_scope_words": 8,
         "encoder": {"@misc": "ct.minilm_encoder.v1"},
+        "ctcae_version": "5.0",
     },
 )
 def make_reasoner(
@@ -81,6 +90,7 @@ def make_reasoner(
     drug_rule: bool,
     max_scope_words: int,
     encoder: SentenceEncoder,
+    ctcae_version: str = "5.0",
 ) -> "CtReasoner":
     """CTCAE term, grade, context, seriousness, suspect drugs, DLT and dose action
     for every AE mention. Reads AE / DRUG / DOSE / ROUTE / FREQUENCY / DURATION
@@ -98,6 +108,7 @@ def make_reasoner(
         drug_rule=drug_rule,
         max_scope_words=max_scope_words,
         encoder=encoder,
+        ctcae_version=ctcae_version,
     )
 
 
@@ -116,9 +127,15 @@ class CtReasoner(Pipe):
         drug_rule: bool = True,
         max_scope_words: int = 8,
         encoder: Optional[SentenceEncoder] = None,
+        ctcae_version: str = "5.0",
     ):
         if not isinstance(max_scope_words, int) or max_scope_words < 1:
             raise ValueError(f"[{name}] max_scope_words must be a positive int, got {max_scope_words!r}")
+        if str(ctcae_version) not in ("5.0", "6.0"):
+            raise ValueError(f"[{name}] ctcae_version must be \"5.0\" or \"6.0\", got {ctcae_version!r}")
+        self.ctcae_version = str(ctcae_version)
+        #: every compiled table, both versions (what to_disk saves); ``tables`` is the active version's view
+        self.stored: Optional[ReasonerTables] = None
         self.vocab = vocab
         self.name = name
         self.ae_labels = list(ae_labels)
@@ -157,13 +174,23 @@ class CtReasoner(Pipe):
         regimen_rules: Optional[Dict[str, Any]] = None,
         fallback: Optional[str] = None,
         fallback_threshold: Optional[float] = None,
+        kb_v6: Optional[Dict[str, Any]] = None,
+        mapping: Optional[Dict[str, Any]] = None,
+        synonyms_v6: Optional[Dict[str, str]] = None,
+        lab_rules_v6: Optional[Dict[str, Any]] = None,
     ) -> None:
         """Receive the tables (each from its registered reader: ``ct.read_ctcae.v1``,
         ``ct.read_synonyms.v1``, ``ct.read_protocol.v1``, ``ct.read_text_rules.v1``,
         ...; a table not given is the library's shipped one) and compile them; the
         KB's term embeddings are computed here once. Protocol terms are checked
         against the knowledge base (a misspelt term is an error naming FILE:LINE).
-        Everything is saved with the pipeline by ``to_disk``."""
+        Everything is saved with the pipeline by ``to_disk``.
+
+        CTCAE v6.0 beside v5.0: ``kb_v6`` (``ct.read_ctcae.v1`` with version "6.0"),
+        ``mapping`` (``ct.read_ctcae_mapping.v1``), ``synonyms_v6`` (default: the v5
+        synonyms re-pointed through the mapping) and ``lab_rules_v6`` (default: the
+        shipped ``lab_rules_v6.yml``). A protocol stating another ``ctcae_version``
+        than the component's is an error."""
         if not isinstance(kb, dict) or not kb.get("terms"):
             raise ValueError(
                 f"{self.name}.initialize needs kb=<CTCAE table> (from ct.read_ctcae.v1 in "
@@ -191,13 +218,21 @@ class CtReasoner(Pipe):
         if fallback_threshold is not None:
             kb_kwargs["fallback_threshold"] = fallback_threshold
         text = TextRules(data["text_rules"])
-        knowledge = CtcaeKB(kb, synonyms, term_rules=TermRules(data["term_rules"], text), encoder=self.encoder, **kb_kwargs)
+        term_rules_compiled = TermRules(data["term_rules"], text)
+        knowledge = CtcaeKB(kb, synonyms, term_rules=term_rules_compiled, encoder=self.encoder, **kb_kwargs)
         knowledge.prepare()
+        knowledge_v6 = labs_v6 = None
+        if kb_v6 is not None:
+            knowledge_v6, labs_v6 = self._compile_v6(kb_v6, mapping, synonyms, synonyms_v6, lab_rules_v6, term_rules_compiled, kb_kwargs)
+        elif self.ctcae_version == "6.0":
+            raise ValueError(f"{self.name}.initialize: ctcae_version is \"6.0\" but no kb_v6 (ct.read_ctcae.v1 with version \"6.0\") was given")
         if protocol is not None:
             protocol = validate_protocol(protocol, source=protocol.get("file", f"{self.name} protocol") if isinstance(protocol, dict) else f"{self.name} protocol")
-            check_protocol_terms(protocol, set(knowledge.terms), version=knowledge.version)
+            check_protocol_version(protocol, self.ctcae_version)
+            active_kb = knowledge_v6 if self.ctcae_version == "6.0" else knowledge
+            check_protocol_terms(protocol, set(active_kb.terms), version=active_kb.version)
         context = data["context_rules"]
-        self.tables = ReasonerTables(
+        self.stored = ReasonerTables(
             kb=knowledge,
             text_rules=text,
             drugs=DrugVocabulary(data["drug_vocabulary"]),
@@ -207,7 +242,31 @@ class CtReasoner(Pipe):
             seriousness=SeriousnessRules(data["seriousness_rules"], text),
             regimens=RegimenRules(data["regimen_rules"]),
             protocol=protocol,
+            kb_v6=knowledge_v6,
+            lab_rules_v6=labs_v6,
+            mapping=mapping,
         )
+        self.tables = self.stored.for_version(self.ctcae_version, self.name)
+
+    def _compile_v6(self, kb_v6, mapping, synonyms, synonyms_v6, lab_rules_v6, term_rules, kb_kwargs):
+        """The v6.0 knowledge base and lab table (see :meth:`initialize`)."""
+        from ..kb.mapping import CtcaeMapping, repoint_synonyms
+
+        if not isinstance(kb_v6, dict) or str(kb_v6.get("version")) != "6.0" or not kb_v6.get("terms"):
+            raise ValueError(f"{self.name}.initialize: kb_v6 must be the CTCAE v6.0 table (ct.read_ctcae.v1 with version \"6.0\")")
+        v6_terms = [rec["term"] for rec in kb_v6["terms"]]
+        if synonyms_v6 is None:
+            if mapping is None:
+                raise ValueError(f"{self.name}.initialize: kb_v6 needs mapping (ct.read_ctcae_mapping.v1) or synonyms_v6")
+            synonyms_v6 = repoint_synonyms(synonyms, CtcaeMapping(mapping), v6_terms)
+        if lab_rules_v6 is None:
+            lab_rules_v6 = shipped("ct.read_lab_rules.v1", "lab_rules_v6.yml")()
+        labs_v6 = LabRules(lab_rules_v6)
+        if labs_v6.ctcae_version != "6.0":
+            raise ValueError(f"{self.name}.initialize: lab_rules_v6 states ctcae_version {labs_v6.ctcae_version!r}; the v6.0 lab table must state \"6.0\"")
+        knowledge_v6 = CtcaeKB(kb_v6, synonyms_v6, term_rules=term_rules, encoder=self.encoder, **kb_kwargs)
+        knowledge_v6.prepare()
+        return knowledge_v6, labs_v6
 
     def _require(self) -> ReasonerTables:
         if self.tables is None:
@@ -220,7 +279,8 @@ class CtReasoner(Pipe):
     # ---------------------------------------------------------- serialisation
     def to_disk(self, path, *, exclude: Iterable[str] = tuple()) -> None:
         """One file per table (:data:`TABLE_FILES`); ``exclude`` takes table names."""
-        self._require().to_disk(ensure_path(path), exclude)
+        self._require()
+        self.stored.to_disk(ensure_path(path), exclude)
 
     def from_disk(self, path, *, exclude: Iterable[str] = tuple()) -> "CtReasoner":
         """Read the saved tables; an excluded table keeps the one this component has.
@@ -235,7 +295,8 @@ class CtReasoner(Pipe):
     def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
         import srsly
 
-        data = self._require().to_data()
+        self._require()
+        data = self.stored.to_data()
         return srsly.msgpack_dumps({k: v for k, v in data.items() if k not in set(exclude)})
 
     def from_bytes(self, data: bytes, *, exclude: Iterable[str] = tuple()) -> "CtReasoner":
@@ -247,14 +308,18 @@ class CtReasoner(Pipe):
 
     def _load(self, data: Dict[str, Any], exclude: Iterable[str], where: str) -> None:
         exclude = set(exclude)
-        if self.tables is not None:
-            current = self.tables.to_data()
+        if self.stored is not None:
+            current = self.stored.to_data()
             for name in exclude:
                 if name in current:
                     data.setdefault(name, current[name])
         if "protocol" not in data:
             data["protocol"] = None
-        self.tables = ReasonerTables.from_data(data, encoder=self.encoder, max_scope_words=self.max_scope_words, where=where)
+        stored = ReasonerTables.from_data(data, encoder=self.encoder, max_scope_words=self.max_scope_words, where=where)
+        tables = stored.for_version(self.ctcae_version, where)
+        if stored.protocol is not None:
+            check_protocol_version(stored.protocol, self.ctcae_version, source=f"{where} (protocol {stored.protocol.get('file', '')})")
+        self.stored, self.tables = stored, tables
 
     # ------------------------------------------------------------------- run
     def __call__(self, doc: Doc) -> Doc:

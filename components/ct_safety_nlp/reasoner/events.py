@@ -18,7 +18,7 @@ __all__ = ["AE_KEYS", "build_event"]
 
 #: the keys of every AE record, in order (the README's output contract)
 AE_KEYS = (
-    "text", "start_char", "end_char", "ctcae_term", "meddra_code", "soc", "grade", "grade_basis", "negated",
+    "text", "start_char", "end_char", "ctcae_term", "meddra_code", "soc", "ctcae_version", "grade", "grade_basis", "negated",
     "speculated", "historical", "serious", "seriousness_criteria", "drugs", "dlt", "action", "evidence",
 )
 
@@ -64,6 +64,7 @@ def build_event(
         "ctcae_term": term,
         "meddra_code": m.match.meddra_code if m.match is not None else None,
         "soc": m.match.soc if m.match is not None else None,
+        "ctcae_version": tables.kb.version,
         "grade": grade,
         "grade_basis": basis,
         "negated": ctx.negated,

@@ -3,7 +3,10 @@
 :class:`ReasonerTables` holds the CTCAE knowledge base and every rule table
 the reasoner reads: text rules (folds, negation words), drug vocabulary,
 lab thresholds, grading words, context rules, seriousness rules, regimen
-rules and the optional protocol. Each table is saved as its own file of the
+rules and the optional protocol; with CTCAE v6.0 beside v5.0 also the v6.0
+knowledge base, its lab thresholds and NCI's v5 -> v6 mapping
+(:meth:`ReasonerTables.for_version` gives the view a ``ctcae_version`` grades
+with). Each table is saved as its own file of the
 component's folder (:data:`TABLE_FILES`), so ``exclude`` can leave one out and
 a reader can inspect them; a loaded pipeline reads only these files, never
 the library's shipped defaults.
@@ -11,7 +14,7 @@ the library's shipped defaults.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Optional
 
@@ -24,7 +27,7 @@ from ..regimens import RegimenRules
 from ..seriousness import SeriousnessRules
 from ..text import DrugVocabulary, TextRules
 
-__all__ = ["TABLE_FILES", "ReasonerTables"]
+__all__ = ["OPTIONAL_TABLES", "TABLE_FILES", "ReasonerTables"]
 
 #: table name -> file in the component's folder (``exclude`` takes these names)
 TABLE_FILES = {
@@ -37,7 +40,12 @@ TABLE_FILES = {
     "seriousness_rules": "seriousness_rules.json",
     "regimen_rules": "regimen_rules.json",
     "protocol": "protocol.json",
+    "kb_v6": "kb_v6.json.gz",
+    "lab_rules_v6": "lab_rules_v6.json",
+    "mapping": "ctcae_mapping.json.gz",
 }
+#: tables a saved reasoner may lack (a v5-only pipeline has no v6 tables)
+OPTIONAL_TABLES = ("protocol", "kb_v6", "lab_rules_v6", "mapping")
 
 
 @dataclass
@@ -51,6 +59,30 @@ class ReasonerTables:
     seriousness: SeriousnessRules
     regimens: RegimenRules
     protocol: Optional[Dict[str, Any]] = None
+    kb_v6: Optional[CtcaeKB] = None
+    lab_rules_v6: Optional[LabRules] = None
+    mapping: Optional[Dict[str, Any]] = None
+    version: str = "5.0"
+
+    @property
+    def versions(self) -> tuple:
+        """The CTCAE versions these tables can grade with."""
+        return ("5.0", "6.0") if self.kb_v6 is not None else ("5.0",)
+
+    def for_version(self, version: str, where: str = "ct_reasoner") -> "ReasonerTables":
+        """The tables that grade with CTCAE ``version`` ("5.0": these; "6.0": the v6
+        knowledge base and lab table in place of v5's). ValueError when not compiled."""
+        version = str(version)
+        if version == "5.0":
+            return self
+        if version == "6.0":
+            if self.kb_v6 is None or self.lab_rules_v6 is None:
+                raise ValueError(
+                    f"{where}: ctcae_version '6.0' but the pipeline has no CTCAE v6.0 tables: initialize ct_reasoner with "
+                    "kb_v6 (ct.read_ctcae.v1, version 6.0, assets/ctcae/CTCAE_v6.0.xlsx) and mapping (ct.read_ctcae_mapping.v1)"
+                )
+            return replace(self, kb=self.kb_v6, lab_rules=self.lab_rules_v6, version="6.0")
+        raise ValueError(f"{where}: unknown ctcae_version {version!r}; known: 5.0, 6.0")
 
     # ---- serialisation ---------------------------------------------------
     def to_data(self) -> Dict[str, Any]:
@@ -65,11 +97,14 @@ class ReasonerTables:
             "seriousness_rules": self.seriousness.to_dict(),
             "regimen_rules": self.regimens.to_dict(),
             "protocol": self.protocol,
+            "kb_v6": self.kb_v6.to_dict() if self.kb_v6 is not None else None,
+            "lab_rules_v6": self.lab_rules_v6.to_dict() if self.lab_rules_v6 is not None else None,
+            "mapping": self.mapping,
         }
 
     @classmethod
     def from_data(cls, data: Dict[str, Any], *, encoder: Optional[SentenceEncoder], max_scope_words: int, where: str) -> "ReasonerTables":
-        missing = [name for name in TABLE_FILES if name != "protocol" and data.get(name) is None]
+        missing = [name for name in TABLE_FILES if name not in OPTIONAL_TABLES and data.get(name) is None]
         if missing:
             raise ValueError(f"{where}: the saved reasoner lacks its table(s) {missing} (files {[TABLE_FILES[m] for m in missing]})")
         text_rules = TextRules(data["text_rules"])
@@ -84,6 +119,9 @@ class ReasonerTables:
             seriousness=SeriousnessRules(data["seriousness_rules"], text_rules),
             regimens=RegimenRules(data["regimen_rules"]),
             protocol=data.get("protocol"),
+            kb_v6=CtcaeKB.from_dict(data["kb_v6"], encoder=encoder) if data.get("kb_v6") else None,
+            lab_rules_v6=LabRules(data["lab_rules_v6"]) if data.get("lab_rules_v6") else None,
+            mapping=data.get("mapping"),
         )
 
     def to_disk(self, path: Path, exclude: Iterable[str] = ()) -> None:
@@ -91,7 +129,7 @@ class ReasonerTables:
         exclude = set(exclude)
         for name, value in self.to_data().items():
             if name in exclude:
-                continue
+                continue  # (a table a pipeline lacks is saved as null, like the protocol)
             target = path / TABLE_FILES[name]
             if target.suffix == ".gz":
                 srsly.write_gzip_json(target, value)

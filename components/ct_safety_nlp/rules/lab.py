@@ -11,6 +11,7 @@ from spacy.util import registry
 from .io import Dict_, Float, Int, List_, Map, Nullable, Str, Tuple_, find_node, read_table
 
 OPS = ("<", "<=", ">", ">=")
+BASELINE_WHEN = ("above_ULN", "always", "below_LLN")
 GRADERS = ("count", "hemoglobin", "electrolyte", "temperature", "blood_pressure", "ratio", "direct")
 
 _CUT = Map(
@@ -23,6 +24,9 @@ _RULE = Map(
         "direction": Str(choices=("low", "high")),
         "unit": Str(empty=True),
         "reference": Str(choices=("LLN", "ULN")),
+        # a baseline rule ('<analyte>:baseline'): when its multiples apply (default above_ULN:
+        # an abnormal baseline replaces the ULN multiples; always / below_LLN: the higher grade wins)
+        "baseline_when": Str(choices=BASELINE_WHEN),
         "cuts": List_(_CUT, min_len=1),
     },
     required=("term", "direction", "unit", "cuts"),

@@ -2,7 +2,7 @@
 
 * :mod:`.settings` - the settings (standard library only);
 * :mod:`.service` - the pipeline behind the endpoints (no web framework);
-* :mod:`.kb_search` - the CTCAE look-up behind ``/v1/kb/search``;
+* the CTCAE look-up behind ``/v1/kb/search`` is :mod:`ct_safety_nlp.kb.search` (shared with ``en-clinical-trials kb search``);
 * :mod:`.app` - the FastAPI app (needs the ``serve`` extra:
   ``pip install 'ct-safety-nlp[serve]'``);
 * ``static/`` - the review page (plain HTML, CSS and a script; no build step,

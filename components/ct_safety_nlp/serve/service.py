@@ -35,7 +35,7 @@ from .. import __version__
 from ..bulk.readers import EXTENSIONS, read_ref
 from ..bulk.records import doc_record, error_record
 from ..extensions import register_extensions
-from .kb_search import find_kb, search_kb
+from ..kb.search import find_kb, search_kb
 
 #: the ``decoded`` value of documents that arrived as JSON strings
 JSON_DECODED = "json"

@@ -1,9 +1,10 @@
-"""A minimal CTCAE look-up for ``GET /v1/kb/search``.
+"""Knowledge-base search: what the pipeline would map a text to, with the top
+candidates. The one home of the look-up behind ``en-clinical-trials kb search``
+and the service's ``GET /v1/kb/search``.
 
-Built only on the knowledge base's public API (:class:`ct_safety_nlp.kb.CtcaeKB`:
-``normalize``, ``find_mentions``, ``terms``, ``synonyms``, ``term``), because
-the project's own knowledge-base search (issue 12) has not landed yet; when it
-does, the endpoint should call it instead and this module goes.
+Built on the knowledge base's public API (:class:`ct_safety_nlp.kb.CtcaeKB`:
+``normalize``, ``find_mentions``, ``terms``, ``synonyms``, ``term``), so it
+searches whichever CTCAE version the KB holds.
 
 Results, best first, each term once:
 
@@ -18,6 +19,13 @@ Results, best first, each term once:
 5. terms containing the query, then synonyms containing it.
 
 ``match`` is always the normaliser's choice, whatever its method.
+
+Each entry has ``term``, ``meddra_code``, ``soc``, ``definition``, ``grades``,
+``score``, ``matched``, ``step`` (how it was found: exact, synonym, lemma,
+prefix, mention, substring, synonym-substring, contained, fuzzy, embedding)
+and ``method``, the step in the words of the command line: exact / synonym /
+fold (the text rules' folds and lemmas, fuzzy spelling) / contained (the
+query inside a term or a term inside the query) / embedding.
 """
 
 from __future__ import annotations
@@ -25,8 +33,17 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 
+__all__ = ["METHODS", "STRONG_METHODS", "find_kb", "search", "search_kb"]
+
 #: normalisation steps that identify the term itself (not a fallback guess)
 STRONG_METHODS = ("exact", "synonym", "lemma")
+#: the reported methods
+METHODS = ("exact", "synonym", "fold", "contained", "embedding")
+_METHOD_OF_STEP = {
+    "exact": "exact", "synonym": "synonym", "lemma": "fold", "fuzzy": "fold", "embedding": "embedding",
+    "contained": "contained", "prefix": "contained", "mention": "contained", "substring": "contained",
+    "synonym-substring": "contained",
+}
 
 
 def find_kb(nlp) -> Optional[Any]:
@@ -48,7 +65,8 @@ def _entry(kb, term: str, method: str, matched: str, score: float) -> Dict[str, 
         "soc": record.get("soc"),
         "definition": record.get("definition"),
         "grades": record.get("grades") or {},
-        "method": method,
+        "method": _METHOD_OF_STEP.get(method, method),
+        "step": method,
         "matched": matched,
         "score": round(float(score), 4),
     }
@@ -96,3 +114,11 @@ def search_kb(kb, query: str, *, limit: int = 10) -> Dict[str, Any]:
     for surface, term in synonyms:
         add(term, "synonym-substring", surface, len(needle) / len(surface))
     return {"query": query, "ctcae_version": kb.table.get("version"), "match": match, "results": results}
+
+
+def search(kb, query: str, *, limit: int = 10) -> List[Dict[str, Any]]:
+    """The candidates of :func:`search_kb`, best first (a list of entries): what
+    ``en-clinical-trials kb search --json`` prints. ValueError for an empty query."""
+    if not isinstance(query, str) or not query.strip():
+        raise ValueError("kb search needs a non-empty text")
+    return search_kb(kb, query, limit=limit)["results"]
