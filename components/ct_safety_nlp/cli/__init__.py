@@ -44,6 +44,9 @@ def _register_subcommands() -> None:
     app.command("annotate")(annotate_command)
     app.command("generate")(generate_command)
     app.command("serve")(serve_command)
+    from .sdtm import app as sdtm_app
+
+    app.add_typer(sdtm_app, name="sdtm")
     from .trial import COMMAND_MODULES, build_app
 
     if COMMAND_MODULES:

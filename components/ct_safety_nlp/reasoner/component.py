@@ -29,6 +29,7 @@ from spacy.tokens import Doc
 from spacy.util import ensure_path, minibatch
 
 from ..context import ContextMatcher
+from ..course import CourseRules
 from ..extensions import register_extensions
 from ..grading import GradingRules, LabRules
 from ..kb import CtcaeKB, SentenceEncoder, TermRules
@@ -37,7 +38,7 @@ from ..regimens import RegimenRules
 from ..seriousness import SeriousnessRules
 from ..text import DrugVocabulary, TextRules, clause_spans
 from .doc_regimens import REGIMEN_KEYS, doc_regimens, drugs_by_sentence
-from .events import AE_KEYS, build_event
+from .events import AE_KEYS, add_course, build_event
 from .grading_window import linked_clauses
 from .mentions import SpanCandidates, choose_model_spans, resolve_mentions, span_candidates
 from .tables import TABLE_FILES, ReasonerTables, shipped
@@ -54,6 +55,7 @@ SHIPPED = {
     "context_rules": ("ct.read_context_rules.v1", "context_rules.yml"),
     "seriousness_rules": ("ct.read_seriousness_rules.v1", "seriousness.yml"),
     "regimen_rules": ("ct.read_regimen_rules.v1", "regimens.yml"),
+    "course_rules": ("ct.read_ae_course.v1", "ae_course.yml"),
 }
 
 
@@ -154,6 +156,7 @@ class CtReasoner(Pipe):
         context_rules: Optional[Dict[str, Any]] = None,
         seriousness_rules: Optional[Dict[str, Any]] = None,
         regimen_rules: Optional[Dict[str, Any]] = None,
+        course_rules: Optional[Dict[str, Any]] = None,
         fallback: Optional[str] = None,
         fallback_threshold: Optional[float] = None,
     ) -> None:
@@ -175,7 +178,7 @@ class CtReasoner(Pipe):
         given = {
             "text_rules": text_rules, "drug_vocabulary": drug_vocabulary, "term_rules": term_rules, "lab_rules": lab_rules,
             "grading_rules": grading_rules, "context_rules": context_rules, "seriousness_rules": seriousness_rules,
-            "regimen_rules": regimen_rules,
+            "regimen_rules": regimen_rules, "course_rules": course_rules,
         }
         data = {}
         for key, value in given.items():
@@ -206,6 +209,7 @@ class CtReasoner(Pipe):
             seriousness=SeriousnessRules(data["seriousness_rules"], text),
             regimens=RegimenRules(data["regimen_rules"]),
             protocol=protocol,
+            course=CourseRules(data["course_rules"]),
         )
 
     def _require(self) -> ReasonerTables:
@@ -302,6 +306,7 @@ class CtReasoner(Pipe):
             for m in in_sent:
                 clause = next((c for c in clauses if c[0] <= m.start < c[1]), sent)
                 events.append(build_event(text, m, sent, clause, in_sent, drugs.get(sent, []), linked.get(clause, []), tables))
+        add_course(text, events, sentences, tables.course)
         doc._.ct_adverse_events = events
         doc._.ct_regimens = doc_regimens(doc, ents, sentences, self.drug_rule, tables)
         return doc

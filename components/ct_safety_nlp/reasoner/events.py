@@ -14,12 +14,13 @@ from .grading_window import decide_grade
 from .mentions import Mention
 from .tables import ReasonerTables
 
-__all__ = ["AE_KEYS", "build_event"]
+__all__ = ["AE_KEYS", "add_course", "build_event"]
 
 #: the keys of every AE record, in order (the README's output contract)
 AE_KEYS = (
     "text", "start_char", "end_char", "ctcae_term", "meddra_code", "soc", "grade", "grade_basis", "negated",
     "speculated", "historical", "serious", "seriousness_criteria", "drugs", "dlt", "action", "evidence",
+    "relatedness", "action_taken", "outcome", "course_evidence",
 )
 
 Offsets = Tuple[int, int]
@@ -81,3 +82,20 @@ def build_event(
             event["dlt"], event["action"] = verdict["dlt"], verdict["action"]
             evidence += verdict["evidence"]
     return event
+
+
+def add_course(text: str, events: List[Dict[str, Any]], sentences: Sequence[Offsets], course: Any) -> None:
+    """Add ``relatedness`` (level), ``action_taken`` (AEACN), ``outcome`` (AEOUT)
+    and ``course_evidence`` (attribute -> matched text and offsets) to each
+    record, from :class:`ct_safety_nlp.course.CourseRules`. A negated mention gets none."""
+    starts = [e["start_char"] for e in events if not e["negated"]]
+    for event in events:
+        found = {} if event["negated"] else course.assess(text, (event["start_char"], event["end_char"]), sentences, [s for s in starts if s != event["start_char"]])
+        evidence = {}
+        for attr in ("relatedness", "action_taken", "outcome"):
+            hit = found.get(attr)
+            event[attr] = hit["value"] if hit else None
+            if hit:
+                evidence[attr] = {k: hit[k] for k in ("text", "start_char", "end_char")}
+                event["evidence"].append(f"{attr}: {hit['value']} from {hit['text']!r} at {hit['start_char']}-{hit['end_char']}")
+        event["course_evidence"] = evidence

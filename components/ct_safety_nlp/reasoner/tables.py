@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, Iterable, Optional
 import srsly
 
 from ..context import ContextMatcher
+from ..course import CourseRules
 from ..grading import GradingRules, LabRules
 from ..kb import CtcaeKB, SentenceEncoder
 from ..regimens import RegimenRules
@@ -37,6 +38,7 @@ TABLE_FILES = {
     "seriousness_rules": "seriousness_rules.json",
     "regimen_rules": "regimen_rules.json",
     "protocol": "protocol.json",
+    "course_rules": "course_rules.json",
 }
 
 
@@ -51,6 +53,7 @@ class ReasonerTables:
     seriousness: SeriousnessRules
     regimens: RegimenRules
     protocol: Optional[Dict[str, Any]] = None
+    course: Optional[CourseRules] = None
 
     # ---- serialisation ---------------------------------------------------
     def to_data(self) -> Dict[str, Any]:
@@ -65,6 +68,7 @@ class ReasonerTables:
             "seriousness_rules": self.seriousness.to_dict(),
             "regimen_rules": self.regimens.to_dict(),
             "protocol": self.protocol,
+            "course_rules": self.course.to_dict() if self.course is not None else None,
         }
 
     @classmethod
@@ -84,6 +88,7 @@ class ReasonerTables:
             seriousness=SeriousnessRules(data["seriousness_rules"], text_rules),
             regimens=RegimenRules(data["regimen_rules"]),
             protocol=data.get("protocol"),
+            course=CourseRules(data["course_rules"]),
         )
 
     def to_disk(self, path: Path, exclude: Iterable[str] = ()) -> None:
