@@ -37,6 +37,15 @@ CASES = [
     ("Diarrhea, unrelated to study drug.", "Diarrhea", "relatedness", "not related"),
     ("Diarrhea, unlikely related to study drug.", "Diarrhea", "relatedness", "unlikely related"),
     ("Diarrhea after capecitabine.", "Diarrhea", "relatedness", None),
+    ("Diarrhea likely 5-FU related.", "Diarrhea", "relatedness", "related"),
+    ("Fatigue related to R-CHOP and unlikely related to zanubrutinib.", "Fatigue", "relatedness", "related"),
+    ("Fatigue unlikely related to zanubrutinib, related to R-CHOP.", "Fatigue", "relatedness", "unlikely related"),
+    ("Anemia G3; olaparib held, to restart at 250 mg.", "Anemia", "action_taken", "DRUG INTERRUPTED"),
+    ("Anemia G3; olaparib not held.", "Anemia", "action_taken", None),
+    ("Rash; interrupted, then resumed at the same dose.", "Rash", "action_taken", "DRUG INTERRUPTED"),
+    ("Rash; no change to cisplatin dose.", "Rash", "action_taken", "DOSE NOT CHANGED"),
+    ("Rash; no dose reduction.", "Rash", "action_taken", "DOSE NOT CHANGED"),
+    ("Rash; one dose level reduction.", "Rash", "action_taken", "DOSE REDUCED"),
 ]
 
 
@@ -48,13 +57,24 @@ def test_course_rules(text, term, attr, expected):
         assert text[found["start_char"] : found["end_char"]] == found["text"]
 
 
-def test_following_sentence_counts_until_another_ae():
+def test_following_sentence_then_document_statements():
     text = "Grade 3 diarrhea, hospitalised 2 days, resolved with IV fluids. Related to capecitabine."
-    assert assess(text, "diarrhea")["relatedness"]["value"] == "related"
-    # the attribution sentence belongs to the AE it follows, not to one before
+    found = assess(text, "diarrhea")["relatedness"]
+    assert (found["value"], found["where"]) == ("related", "following")
+    # the attribution sentence follows the rash; for the diarrhea it is a document-wide statement
     text = "Grade 3 diarrhea. Grade 2 rash. Related to capecitabine."
-    assert assess(text, "diarrhea")["relatedness"] is None
-    assert assess(text, "rash")["relatedness"]["value"] == "related"
+    assert assess(text, "rash")["relatedness"]["where"] == "following"
+    assert assess(text, "diarrhea")["relatedness"]["where"] == "document"
+    rules = CourseRules(dict(default_course_rules().to_dict(), document_statements=False))
+    start = text.index("diarrhea")
+    assert rules.assess(text, (start, start + 8), split_sentences(text), [text.index("rash")])["relatedness"] is None
+
+
+def test_the_aes_own_words_are_not_a_cue():
+    text = "Grade 2 infusion related reaction."
+    assert assess(text, "infusion related reaction")["relatedness"] is None
+    text = "Grade 2 infusion related reaction, related to rituximab."
+    assert assess(text, "infusion related reaction")["relatedness"]["value"] == "related"
 
 
 def test_max_following_is_the_limit():
@@ -63,9 +83,9 @@ def test_max_following_is_the_limit():
     sentences = split_sentences(text)
     start = text.index("diarrhea")
     assert rules.max_following == 2
-    assert rules.assess(text, (start, start + 8), sentences, [])["relatedness"] is None
+    assert rules.assess(text, (start, start + 8), sentences, [])["relatedness"]["where"] == "document"
     data = dict(rules.to_dict(), max_following=3)
-    assert CourseRules(data).assess(text, (start, start + 8), sentences, [])["relatedness"]["value"] == "related"
+    assert CourseRules(data).assess(text, (start, start + 8), sentences, [])["relatedness"]["where"] == "following"
 
 
 def test_action_rank_and_source():

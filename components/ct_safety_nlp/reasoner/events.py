@@ -86,16 +86,27 @@ def build_event(
 
 def add_course(text: str, events: List[Dict[str, Any]], sentences: Sequence[Offsets], course: Any) -> None:
     """Add ``relatedness`` (level), ``action_taken`` (AEACN), ``outcome`` (AEOUT)
-    and ``course_evidence`` (attribute -> matched text and offsets) to each
-    record, from :class:`ct_safety_nlp.course.CourseRules`. A negated mention gets none."""
-    starts = [e["start_char"] for e in events if not e["negated"]]
+    and ``course_evidence`` (attribute -> matched text, offsets and region) to
+    each record, from :class:`ct_safety_nlp.course.CourseRules`. A value found
+    only in a document-wide statement (or not at all) gives way to one stated
+    nearer another mention of the same CTCAE term. A negated mention gets none."""
+    asserted = [e for e in events if not e["negated"]]
+    found = {
+        id(e): course.assess(text, (e["start_char"], e["end_char"]), sentences, [o["start_char"] for o in asserted if o is not e])
+        for e in asserted
+    }
     for event in events:
-        found = {} if event["negated"] else course.assess(text, (event["start_char"], event["end_char"]), sentences, [s for s in starts if s != event["start_char"]])
+        hits = found.get(id(event), {})
         evidence = {}
         for attr in ("relatedness", "action_taken", "outcome"):
-            hit = found.get(attr)
+            hit = hits.get(attr)
+            if event["ctcae_term"] and (hit is None or hit["where"] == "document"):
+                near = [found[id(o)][attr] for o in asserted if o is not event and o["ctcae_term"] == event["ctcae_term"]]
+                near = [h for h in near if h is not None and h["where"] != "document"]
+                if near:
+                    hit = dict(near[0], where="same term")
             event[attr] = hit["value"] if hit else None
             if hit:
-                evidence[attr] = {k: hit[k] for k in ("text", "start_char", "end_char")}
-                event["evidence"].append(f"{attr}: {hit['value']} from {hit['text']!r} at {hit['start_char']}-{hit['end_char']}")
+                evidence[attr] = {k: hit[k] for k in ("text", "start_char", "end_char", "where")}
+                event["evidence"].append(f"{attr}: {hit['value']} from {hit['text']!r} at {hit['start_char']}-{hit['end_char']} ({hit['where']})")
         event["course_evidence"] = evidence

@@ -7,7 +7,7 @@ from typing import Any, Dict
 
 from spacy.util import registry
 
-from .io import Int, List_, Map, Str, find_node, read_table
+from .io import Bool, Int, List_, Map, Str, find_node, read_table
 
 _RX = Str(regex=True, flags=2)
 _ENTRIES = List_(Map({"value": Str(), "patterns": List_(_RX, min_len=1)}, required=("value", "patterns")), min_len=1)
@@ -17,6 +17,8 @@ SCHEMA = Map(
         "name": Str(),
         "source": Str(),
         "max_following": Int(min=0, max=10),
+        "document_statements": Bool(),
+        "pick": Map({k: Str(choices=("first_listed", "leftmost")) for k in ("action_taken", "outcome", "relatedness")}),
         "action_taken": _ENTRIES,
         "action_rank": List_(Str(), unique=True, min_len=1),
         "outcome": _ENTRIES,
