@@ -214,3 +214,8 @@ def check_exports(out: Path, docs: List[dict]) -> None:
         assert row["AESER"] == {True: "Y", False: "N", None: ""}[ae["serious"]]
         assert prov["AESPAN"] == f"{ae['start_char']}-{ae['end_char']}"
         assert row["DOMAIN"] == "AE"
+    # every export passes the SDTM AE check, except the subject / study its inputs did not give
+    from ct_safety_nlp.sdtm.check import check_ae_file
+
+    problems = [p for p in check_ae_file(str(out / "ae_sdtm.csv")) if p.severity == "error"]
+    assert all(p.rule == "required" and p.variable in ("USUBJID", "STUDYID") and not sdtm[p.row - 1][p.variable] for p in problems), problems[:5]
