@@ -134,3 +134,45 @@ def test_head_noun_keeps_a_termless_event():
     assert builder.exclusion(ae) is None
     assert builder.exclusion(dict(ae, text="IV fluids")) is not None
     assert builder.exclusion(dict(ae, text="IV fluids", ctcae_term="Dehydration")) is None
+
+
+@pytest.mark.slow  # one annotate subprocess (~30 s on 2 cores): the options end to end
+def test_annotate_cli_studyid_and_subjects(tmp_path, ctcae_xlsx_path):
+    """`annotate --studyid --subjects` fills STUDYID / USUBJID / dates of plain text files; the summary reports the check."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from bulk_helpers import cli, reasoner_model
+
+    model = reasoner_model(str(ctcae_xlsx_path))[0]
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "v1.txt").write_text("Grade 2 nausea on day 3, resolved on day 8. Not related to cisplatin.", encoding="utf-8")
+    (docs / "v2.txt").write_text("IV fluids given.", encoding="utf-8")
+    mapping = tmp_path / "subjects.csv"
+    mapping.write_text("id,usubjid,visit_date,ady\nv1.txt,S-9,2024-05-10,8\nv2.txt,S-9,2024-05-11,9\n", encoding="utf-8")
+    out = tmp_path / "out"
+    proc = cli([str(docs), "-o", str(out), "-m", model, "--studyid", "CT01", "--subjects", str(mapping), "--progress", "none"], timeout=300)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    with open(out / "ae_sdtm.csv", encoding="utf-8", newline="") as fh:
+        (row,) = [r for r in csv.DictReader(fh)]
+    assert (row["STUDYID"], row["USUBJID"], row["AEDECOD"], row["AEREL"]) == ("CT01", "S-9", "Nausea", "NOT RELATED")
+    assert (row["AESTDTC"], row["AEENDTC"], row["AEOUT"]) == ("2024-05-05", "2024-05-10", "RECOVERED/RESOLVED")
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["sdtm_check"]["errors"] == 0 and summary["sdtm_rows"] == 1
+    assert "WARNING" not in proc.stdout + proc.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,visit_date\nv1.txt,2024-05-10\n", encoding="utf-8")
+    proc = cli([str(docs), "-o", str(tmp_path / "out3"), "-m", model, "--subjects", str(bad)], timeout=300)
+    assert proc.returncode == 2 and "usubjid" in proc.stderr, proc.stderr
+
+
+def test_summary_warns_when_the_export_fails_the_check():
+    from ct_safety_nlp.bulk.progress import format_summary
+
+    base = {"documents": 1, "run_documents": 1, "errors": 0, "run_errors": 0, "adverse_events": 1, "sdtm_rows": 1, "regimens": 0,
+            "words_per_s": 1.0, "docs_per_s": 1.0, "run_words": 1, "wall_s": 1.0, "processing_s": 1.0, "engine": "local",
+            "status": "ok", "exit_code": 0}
+    ok = format_summary(dict(base, sdtm_check={"errors": 0, "warnings": 0, "first": ""}))
+    bad = format_summary(dict(base, sdtm_check={"errors": 2, "warnings": 0, "first": "error: row 1, USUBJID: empty"}))
+    assert "WARNING" not in ok and "fails the SDTM AE check: 2 error(s), first: error: row 1, USUBJID" in bad
