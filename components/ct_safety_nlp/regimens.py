@@ -75,6 +75,17 @@ class RegimenRules(CompiledTable):
         self.causal_hyphen = re.compile(data["causal_hyphen"], re.IGNORECASE)
         self.not_causal_before = re.compile(data["not_causal_before"], re.IGNORECASE)
         self.lab_before_dose = re.compile(data["lab_before_dose"], re.IGNORECASE)
+        links = data.get("document_links") or {}
+        self.sentences_after = int(links.get("sentences_after", 0))
+        self.opening_treatment = bool(links.get("opening_treatment", False))
+        self.attribution_before = _optional_re(links.get("attribution_before"))
+        self.action_after_drug = _optional_re(links.get("action_after_drug"))
+        self.action_before_drug = _optional_re(links.get("action_before_drug"))
+        self.stated_unrelated = _optional_re(links.get("stated_unrelated"))
+
+
+def _optional_re(pattern: Optional[str]) -> Optional[Pattern]:
+    return re.compile(pattern, re.IGNORECASE) if pattern else None
 
 
 

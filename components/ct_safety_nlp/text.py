@@ -33,7 +33,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Pattern, Tuple
 
 from .rules.text import NEGATION_USES as _NEGATION_USES
 from .rules.text import read_drug_vocabulary, read_text_rules
@@ -349,7 +349,11 @@ class DrugVocabulary(CompiledTable):
         self.words = frozenset(w.lower() for w in data["words"])
         pattern = data.get("study_drug_pattern")
         self._study = re.compile(pattern, re.I) if pattern else None
-
+        code = data.get("product_code_pattern")
+        self._code = re.compile(code) if code else None
+        self.not_codes = frozenset(data.get("not_product_codes", ()))
+        self.acronyms: Dict[str, List[str]] = {k.lower(): list(v) for k, v in (data.get("regimen_acronyms") or {}).items()}
+        self._acronym_res = _acronym_patterns(data.get("regimen_acronyms") or {})
 
     def is_drug(self, word: str) -> bool:
         """A single word that the vocabulary takes as a drug name."""
@@ -365,14 +369,56 @@ class DrugVocabulary(CompiledTable):
         "study drug" phrases, listed words, words ending in an INN stem."""
         end = len(text) if end is None else end
         found: List[Tuple[int, int, str]] = []
+
+        def free(a: int, b: int) -> bool:
+            return not any(a < e and s < b for s, e, _ in found)
+
+        for rx in self._acronym_res:  # longest names first: "AC-T" before "AC"
+            for m in rx.finditer(text, start, end):
+                if free(m.start(), m.end()):
+                    found.append((m.start(), m.end(), m.group(0)))
+        if self._code is not None:
+            for m in self._code.finditer(text, start, end):
+                if m.group(0).split("-")[0] not in self.not_codes and free(m.start(), m.end()):
+                    found.append((m.start(), m.end(), m.group(0)))
         if self._study is not None:
             for m in self._study.finditer(text, start, end):
                 name = re.sub(r"^the\s+", "", m.group(0), flags=re.I)
-                found.append((m.end() - len(name), m.end(), name))
+                if free(m.end() - len(name), m.end()):
+                    found.append((m.end() - len(name), m.end(), name))
         for m in _DRUG_WORD_RE.finditer(text, start, end):
             if self.is_drug(m.group(0)) and not any(a <= m.start() < b for a, b, _ in found):
                 found.append((m.start(), m.end(), m.group(0)))
         return sorted(found)
+
+    def regimen_drugs(self, name: str) -> Optional[List[str]]:
+        """The drugs a regimen acronym or short name stands for ("mFOLFOX6" ->
+        fluorouracil, leucovorin, oxaliplatin), or None when ``name`` is not one."""
+        return self.acronyms.get(_acronym_key(name, self.acronyms))
+
+
+def _acronym_key(name: str, table: Dict[str, Any]) -> str:
+    low = name.strip().lower()
+    if low in table:
+        return low
+    low = re.sub(r"-?\d{1,2}$", "", low)
+    if low not in table and low.startswith("m"):
+        low = low[1:]
+    return low
+
+
+def _acronym_patterns(table: Dict[str, List[str]]) -> List[Pattern]:
+    """One pattern per acronym, longest first. Names in capitals match in capitals
+    only; names of four or more capitals also with a leading "m" ("modified") and a
+    trailing cycle number ("mFOLFOX6", "R-CHOP-21")."""
+    out = []
+    for name in sorted(table, key=len, reverse=True):
+        body = re.escape(name)
+        capitals = name == name.upper() and any(c.isalpha() for c in name)
+        if capitals and sum(c.isalpha() for c in name) >= 4:
+            body = f"m?{body}(?:-?\\d{{1,2}})?"
+        out.append(re.compile(rf"(?<![\w-]){body}(?![\w])", 0 if capitals else re.I))
+    return out
 
 
 @functools.lru_cache(maxsize=1)

@@ -38,6 +38,7 @@ from ..regimens import RegimenRules
 from ..seriousness import SeriousnessRules
 from ..text import DrugVocabulary, TextRules, clause_spans
 from .doc_regimens import REGIMEN_KEYS, doc_regimens, drugs_by_sentence
+from .attribution import attribute_in_document, spell_out_regimens
 from .events import AE_KEYS, add_course, build_event
 from .grading_window import linked_clauses
 from .mentions import SpanCandidates, choose_model_spans, resolve_mentions, span_candidates
@@ -306,6 +307,8 @@ class CtReasoner(Pipe):
             for m in in_sent:
                 clause = next((c for c in clauses if c[0] <= m.start < c[1]), sent)
                 events.append(build_event(text, m, sent, clause, in_sent, drugs.get(sent, []), linked.get(clause, []), tables))
+        attribute_in_document(text, events, sentences, drugs, tables)
+        spell_out_regimens(events, tables)
         add_course(text, events, sentences, tables.course)
         doc._.ct_adverse_events = events
         doc._.ct_regimens = doc_regimens(doc, ents, sentences, self.drug_rule, tables)

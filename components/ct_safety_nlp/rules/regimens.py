@@ -7,7 +7,7 @@ from typing import Any, Dict
 
 from spacy.util import registry
 
-from .io import Dict_, Int, List_, Map, Nullable, Str, Tuple_, read_table
+from .io import Bool, Dict_, Int, List_, Map, Nullable, Str, Tuple_, read_table
 
 _RX = Str(regex=True, flags=2)
 SCHEMA = Map(
@@ -24,6 +24,17 @@ SCHEMA = Map(
         "causal_hyphen": _RX,
         "not_causal_before": _RX,
         "lab_before_dose": _RX,
+        "document_links": Map(
+            {
+                "sentences_after": Int(min=0, max=10),
+                "attribution_before": _RX,
+                "action_after_drug": _RX,
+                "action_before_drug": _RX,
+                "stated_unrelated": _RX,
+                "opening_treatment": Bool(),
+            },
+            required=("sentences_after", "attribution_before", "action_after_drug", "action_before_drug", "stated_unrelated", "opening_treatment"),
+        ),
     },
     required=("schema_version", "routes", "frequencies", "durations", "causal_after", "causal_hyphen", "not_causal_before", "lab_before_dose"),
 )

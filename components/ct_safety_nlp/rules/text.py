@@ -42,7 +42,7 @@ def read_text_rules(path: str) -> Dict[str, Any]:
 
 
 def _drug_schema():
-    from .io import Int, List_, Map, Str
+    from .io import Dict_, Int, List_, Map, Str
 
     return Map(
         {
@@ -54,6 +54,9 @@ def _drug_schema():
             "not_drugs": List_(Str(), unique=True),
             "words": List_(Str(), unique=True),
             "study_drug_pattern": Str(regex=True, flags=re.I),
+            "product_code_pattern": Str(regex=True),
+            "not_product_codes": List_(Str(), unique=True),
+            "regimen_acronyms": Dict_(List_(Str(), min_len=1, unique=True)),
         },
         required=("schema_version", "inn_stems", "words"),
     )
