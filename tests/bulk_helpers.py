@@ -196,15 +196,26 @@ def check_exports(out: Path, docs: List[dict]) -> None:
         reg = by_id[row["doc_id"]]["regimens"][int(row["regimen_index"])]
         assert row["drug"] == (reg["drug"] or "")
     sdtm = read_csv(out / "ae_sdtm.csv")
+    supp = {}
+    for q in read_csv(out / "ae_suppae.csv"):
+        supp.setdefault((q["USUBJID"], q["IDVARVAL"]), {})[q["QNAM"]] = q["QVAL"]
+    excluded = {(r["DOCID"], int(r["AE_INDEX"])) for r in read_csv(out / "ae_sdtm_excluded.csv")}
     asserted = [
-        (d["id"], ae) for d in docs for ae in d["adverse_events"] if not ae["negated"] and not ae["historical"]
+        (d["id"], ae) for d in docs for i, ae in enumerate(d["adverse_events"]) if (d["id"], i) not in excluded
     ]
-    assert len(sdtm) == len(asserted)
+    assert all(not ae["negated"] and not ae["historical"] for _, ae in asserted)
+    assert len(sdtm) == len(asserted) and len(sdtm) + len(excluded) == len(ae_rows)
     for row, (doc_id, ae) in zip(sdtm, asserted):
-        assert row["DOCID"] == doc_id
+        prov = supp[(row["USUBJID"], row["AESEQ"])]  # provenance joins by subject + AESEQ, as SUPPAE does
+        assert prov["AEDOCID"] == doc_id
         assert row["AETERM"] == ae["text"]
         assert row["AEDECOD"] == (ae["ctcae_term"] or "")
         assert row["AETOXGR"] == ("" if ae["grade"] is None else str(ae["grade"]))
         assert row["AESER"] == {True: "Y", False: "N", None: ""}[ae["serious"]]
-        assert row["START_CHAR"] == str(ae["start_char"])
+        assert prov["AESPAN"] == f"{ae['start_char']}-{ae['end_char']}"
         assert row["DOMAIN"] == "AE"
+    # every export passes the SDTM AE check, except the subject / study its inputs did not give
+    from ct_safety_nlp.sdtm.check import check_ae_file
+
+    problems = [p for p in check_ae_file(str(out / "ae_sdtm.csv")) if p.severity == "error"]
+    assert all(p.rule == "required" and p.variable in ("USUBJID", "STUDYID") and not sdtm[p.row - 1][p.variable] for p in problems), problems[:5]

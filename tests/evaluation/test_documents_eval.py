@@ -211,7 +211,9 @@ def test_script_scores_three_documents_with_the_rules_pipeline(tmp_path, ctcae_x
     assert 4 <= c["found"] <= present
     assert c["found"] + c["missed"] == present
     assert rules["overall"]["ratios"]["grade"]["total"] == c["found"]  # every AE of these documents is graded
-    assert rules["fields"]["relatedness"] == "n/a"
+    # the reasoner's course fields (ct_safety_nlp.course) are scored
+    assert rules["fields"] == {"relatedness": "relatedness", "action": "action_taken", "outcome": "outcome"}
+    assert rules["overall"]["ratios"]["relatedness"]["total"] >= 1
     text = md.read_text(encoding="utf8")
     assert "| rules | " in text and "| whole | skipped" in text and "## Per document: rules" in text
     assert "rules: AEs found" in proc.stdout and "whole: skipped" in proc.stdout

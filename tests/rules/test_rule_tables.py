@@ -7,6 +7,8 @@ import pytest
 from spacy import registry
 
 import ct_safety_nlp.kb  # noqa: F401 - registers the readers
+import ct_safety_nlp.rules.course  # noqa: F401
+import ct_safety_nlp.rules.sdtm  # noqa: F401
 from ct_safety_nlp.rules.io import RuleFileError, resource_path
 
 READERS = {
@@ -18,6 +20,9 @@ READERS = {
     "context_rules.yml": "ct.read_context_rules.v1",
     "seriousness.yml": "ct.read_seriousness_rules.v1",
     "regimens.yml": "ct.read_regimen_rules.v1",
+    "ae_course.yml": "ct.read_ae_course.v1",
+    "sdtm_ct.yml": "ct.read_sdtm_ct.v1",
+    "ae_head_nouns.yml": "ct.read_ae_head_nouns.v1",
 }
 
 
@@ -41,6 +46,11 @@ BROKEN = [
     ("text.yml", "plural_min_length: 5", "plural_min_length: five", r"plural_min_length must be an integer"),
     ("drugs.yml", "min_extra: 2", "min_extra: 2\nextra_key: 1", r"unknown key 'extra_key'"),
     ("terms.yml", "short_word_length: 4", "short_word_length: [4", r"not valid YAML"),
+    ("ae_course.yml", "max_following: 2", "max_following: 20", r"max_following must be between 0 and 10"),
+    ("ae_course.yml", "  - value: DOSE INCREASED", "  - value: DOSE DOUBLED", r"'DOSE DOUBLED' is not in action_rank"),
+    ("sdtm_ct.yml", "  unlikely related: NOT RELATED", "  unlikely related: UNLIKELY", r"'UNLIKELY' is not in codelists.AEREL"),
+    ("sdtm_ct.yml", "  death: AESDTH", "  death: AEDEATH", r"AEDEATH is not in seriousness_flags"),
+    ("ae_head_nouns.yml", "head_nouns: [pain,", "head_nouns: [Pain!,", r"does not match"),
 ]
 
 

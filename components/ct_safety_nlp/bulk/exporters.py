@@ -4,15 +4,12 @@ run, so they always agree with it, also after ``--resume``).
 * ``adverse_events.csv`` - one row per AE dict (all AEs, with their
   negated / speculated / historical flags), plus ``doc_id`` and ``ae_index``;
 * ``regimens.csv`` - one row per regimen dict, plus ``doc_id``;
-* ``ae_sdtm.csv`` - a CDISC SDTM-style AE domain table: one row per AE that is
-  asserted (not negated) and current (not historical; history belongs to the
-  MH domain). Columns: STUDYID, USUBJID (from the row's ``studyid`` /
-  ``usubjid`` field when the input had one), DOMAIN="AE", AESEQ (per
-  document), AETERM (verbatim text), AEDECOD (CTCAE term), AELLTCD (MedDRA
-  code), AEBODSYS (SOC), AETOXGR (CTCAE grade), AESER (Y/N), AEREL (RELATED
-  when the text ties the event to a drug, POSSIBLY RELATED when that link is
-  speculative, empty when unknown), AEACN (action taken, upper case), plus
-  DOCID, START_CHAR, END_CHAR. Unknown values are empty cells, never guesses;
+* ``ae_sdtm.csv``, ``ae_suppae.csv``, ``ae_sdtm_excluded.csv`` - the CDISC
+  SDTM AE domain (CDISC controlled terminology, one row per asserted, current
+  adverse event), its provenance in the shape of SUPPAE, and the candidates
+  left out with the reason (:mod:`ct_safety_nlp.sdtm.export`). The export is
+  checked (:mod:`ct_safety_nlp.sdtm.check`); the problems go to
+  ``ae_sdtm_check.txt`` and the summary's ``sdtm_check``;
 * ``report.html`` (``--html``) - displaCy entity view and an AE table for
   the first ``--html-limit`` documents;
 * ``docs.spacy`` (``--docbin``) - a DocBin of the annotated Docs (user data
@@ -31,17 +28,11 @@ from .journal import DOCS, ERRORS, SHARDS, iter_records
 AE_FIELDS = (
     "text", "start_char", "end_char", "ctcae_term", "meddra_code", "soc", "grade", "grade_basis",
     "negated", "speculated", "historical", "serious", "seriousness_criteria", "drugs", "dlt",
-    "action", "evidence",
+    "action", "evidence", "relatedness", "action_taken", "outcome",
 )
 REGIMEN_FIELDS = (
     "drug", "dose_text", "value", "unit", "per", "route", "frequency", "duration", "start_char", "end_char",
 )
-SDTM_FIELDS = (
-    "STUDYID", "DOMAIN", "USUBJID", "AESEQ", "AETERM", "AEDECOD", "AELLTCD", "AEBODSYS", "AETOXGR",
-    "AESER", "AEREL", "AEACN", "DOCID", "START_CHAR", "END_CHAR",
-)
-
-
 def cell(value: Any) -> str:
     """A CSV cell: '' for None, lower-case true/false, lists joined by '; '."""
     if value is None:
@@ -53,53 +44,6 @@ def cell(value: Any) -> str:
     if isinstance(value, dict):
         return "; ".join(f"{k}={cell(v)}" for k, v in value.items())
     return str(value)
-
-
-def _yn(value: Any) -> str:
-    if value is True:
-        return "Y"
-    if value is False:
-        return "N"
-    return ""
-
-
-def _meta_value(meta: Optional[Dict[str, Any]], key: str) -> str:
-    if not meta:
-        return ""
-    for k, v in meta.items():
-        if isinstance(k, str) and k.lower() == key:
-            return cell(v)
-    return ""
-
-
-def sdtm_row(record: Dict[str, Any], ae: Dict[str, Any], seq: int) -> Dict[str, str]:
-    drugs = ae.get("drugs") or []
-    if drugs:
-        rel = "POSSIBLY RELATED" if ae.get("speculated") else "RELATED"
-    else:
-        rel = ""
-    grade = ae.get("grade")
-    return {
-        "STUDYID": _meta_value(record.get("meta"), "studyid"),
-        "DOMAIN": "AE",
-        "USUBJID": _meta_value(record.get("meta"), "usubjid"),
-        "AESEQ": str(seq),
-        "AETERM": cell(ae.get("text")),
-        "AEDECOD": cell(ae.get("ctcae_term")),
-        "AELLTCD": cell(ae.get("meddra_code")),
-        "AEBODSYS": cell(ae.get("soc")),
-        "AETOXGR": "" if grade is None else str(grade),
-        "AESER": _yn(ae.get("serious")),
-        "AEREL": rel,
-        "AEACN": cell(ae.get("action")).upper(),
-        "DOCID": record["id"],
-        "START_CHAR": cell(ae.get("start_char")),
-        "END_CHAR": cell(ae.get("end_char")),
-    }
-
-
-def in_sdtm(ae: Dict[str, Any]) -> bool:
-    return not ae.get("negated") and not ae.get("historical")
 
 
 class _AtomicCSV:
@@ -122,12 +66,28 @@ class _AtomicCSV:
         os.replace(self.tmp, self.path)
 
 
-def export_tables(outdir: str, *, html_limit: int = 0) -> Dict[str, Any]:
+def export_tables(
+    outdir: str, *, html_limit: int = 0, studyid: Optional[str] = None, subjects: Optional[str] = None
+) -> Dict[str, Any]:
     """Rebuild the CSV tables (and report.html when ``html_limit`` > 0) from
-    docs.jsonl, streaming. RETURNS counts for the summary."""
+    docs.jsonl, streaming. ``studyid``: STUDYID of the SDTM rows (else the row
+    field); ``subjects``: a mapping file (document id -> usubjid, visit_date,
+    ady; ``trial.inputs.read_mapping``) for documents without a usubjid field.
+    RETURNS counts for the summary."""
+    from ..sdtm.export import EXCLUDED_FIELDS, SDTM_FIELDS, SUPPAE_FIELDS, SdtmBuilder
+
+    mapping = None
+    if subjects:
+        from ..trial.inputs import read_mapping
+
+        mapping = read_mapping(subjects)
+    sdtm = SdtmBuilder(studyid=studyid, mapping=mapping)
+    sdtm.plan(iter_records(os.path.join(outdir, DOCS)))
     ae_csv = _AtomicCSV(os.path.join(outdir, "adverse_events.csv"), ("doc_id", "ae_index") + AE_FIELDS)
     reg_csv = _AtomicCSV(os.path.join(outdir, "regimens.csv"), ("doc_id", "regimen_index") + REGIMEN_FIELDS)
     sdtm_csv = _AtomicCSV(os.path.join(outdir, "ae_sdtm.csv"), SDTM_FIELDS)
+    supp_csv = _AtomicCSV(os.path.join(outdir, "ae_suppae.csv"), SUPPAE_FIELDS)
+    excl_csv = _AtomicCSV(os.path.join(outdir, "ae_sdtm_excluded.csv"), EXCLUDED_FIELDS)
     report = _HtmlReport(os.path.join(outdir, "report.html"), html_limit) if html_limit > 0 else None
     counts = {"documents": 0, "words": 0, "chars": 0, "adverse_events": 0, "regimens": 0, "sdtm_rows": 0, "ents": 0}
     for record in iter_records(os.path.join(outdir, DOCS)):
@@ -135,14 +95,14 @@ def export_tables(outdir: str, *, html_limit: int = 0) -> Dict[str, Any]:
         counts["words"] += int(record.get("n_words") or 0)
         counts["chars"] += int(record.get("n_chars") or 0)
         counts["ents"] += len(record.get("ents") or [])
-        seq = 0
         for i, ae in enumerate(record.get("adverse_events") or []):
             row = {"doc_id": record["id"], "ae_index": i}
             row.update({k: cell(ae.get(k)) for k in AE_FIELDS})
             ae_csv.write(row)
-            if in_sdtm(ae):
-                seq += 1
-                sdtm_csv.write(sdtm_row(record, ae, seq))
+        rows, supp, excluded = sdtm.add(record)
+        for target, items in ((sdtm_csv, rows), (supp_csv, supp), (excl_csv, excluded)):
+            for item in items:
+                target.write(item)
         for i, reg in enumerate(record.get("regimens") or []):
             row = {"doc_id": record["id"], "regimen_index": i}
             row.update({k: cell(reg.get(k)) for k in REGIMEN_FIELDS})
@@ -152,8 +112,11 @@ def export_tables(outdir: str, *, html_limit: int = 0) -> Dict[str, Any]:
     counts["adverse_events"] = ae_csv.rows
     counts["regimens"] = reg_csv.rows
     counts["sdtm_rows"] = sdtm_csv.rows
-    for table in (ae_csv, reg_csv, sdtm_csv):
+    counts["sdtm_excluded"] = excl_csv.rows
+    counts["sdtm_excluded_reasons"] = dict(sdtm.reasons)
+    for table in (ae_csv, reg_csv, sdtm_csv, supp_csv, excl_csv):
         table.close()
+    counts["sdtm_check"] = check_export(outdir)
     if report is not None:
         report.close()
     errors = 0
@@ -161,6 +124,23 @@ def export_tables(outdir: str, *, html_limit: int = 0) -> Dict[str, Any]:
         errors += 1
     counts["errors"] = errors
     return counts
+
+
+def check_export(outdir: str) -> Dict[str, Any]:
+    """Run the SDTM AE check on ``ae_sdtm.csv``; write every problem to
+    ``ae_sdtm_check.txt``. RETURNS {"errors", "warnings", "first"} for the
+    summary (a failing export is reported, not fatal: docs.jsonl and the other
+    tables are still right; see the README's SDTM section)."""
+    from ..sdtm.check import check_ae_file
+
+    problems = check_ae_file(os.path.join(outdir, "ae_sdtm.csv"))
+    path = os.path.join(outdir, "ae_sdtm_check.txt")
+    with open(path + ".tmp", "w", encoding="utf-8") as fh:
+        for p in problems:
+            fh.write(f"ae_sdtm.csv: {p}\n")
+    os.replace(path + ".tmp", path)
+    errors = [p for p in problems if p.severity == "error"]
+    return {"errors": len(errors), "warnings": len(problems) - len(errors), "first": str(errors[0]) if errors else ""}
 
 
 class _HtmlReport:

@@ -78,12 +78,19 @@ def format_summary(summary: Dict[str, Any]) -> str:
     lines = [
         f"documents: {summary['documents']} in docs.jsonl ({summary['run_documents']} this run)",
         f"errors:    {summary['errors']} in errors.jsonl ({summary['run_errors']} this run)",
-        f"adverse events: {summary['adverse_events']} ({summary['sdtm_rows']} in ae_sdtm.csv), regimens: {summary['regimens']}",
+        f"adverse events: {summary['adverse_events']} ({summary['sdtm_rows']} in ae_sdtm.csv, "
+        f"{summary.get('sdtm_excluded', 0)} left out: ae_sdtm_excluded.csv), regimens: {summary['regimens']}",
         f"speed:     {summary['words_per_s']:.0f} words/s, {summary['docs_per_s']:.1f} docs/s "
         f"while annotating (this run: {summary['run_words']} words)",
         f"wall time: {_fmt_time(summary['wall_s'])} ({summary['wall_s']:.1f} s, of which annotating "
         f"{summary['processing_s']:.1f} s), engine {summary['engine']}",
     ]
+    check = summary.get("sdtm_check") or {}
+    if check.get("errors"):
+        lines.append(
+            f"WARNING:   ae_sdtm.csv fails the SDTM AE check: {check['errors']} error(s), first: {check['first']} "
+            "(all in ae_sdtm_check.txt; give --studyid / usubjid fields or --subjects)"
+        )
     if summary.get("resumed"):
         lines.append(f"resumed:   {summary['resumed']} documents were already done")
     if summary.get("skipped_files"):

@@ -58,6 +58,8 @@ class AnnotateOptions:
     num_actors: int = 0
     cpus_per_actor: float = 1.0
     gpus_per_actor: float = 0.0
+    studyid: Optional[str] = None
+    subjects: Optional[str] = None
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -290,7 +292,7 @@ def _finish(opts: AnnotateOptions, out: OutputDir, progress, stream: TextIO, *, 
     from .exporters import export_tables, merge_docbin
     from .progress import format_summary
 
-    counts = export_tables(out.path, html_limit=opts.html_limit)
+    counts = export_tables(out.path, html_limit=opts.html_limit, studyid=opts.studyid, subjects=opts.subjects)
     if opts.docbin:
         counts["docbin_docs"] = merge_docbin(out.path)
     exit_code = EXIT_DOC_ERRORS if counts["errors"] else EXIT_OK

@@ -47,6 +47,9 @@ def _register_subcommands() -> None:
     from .kb import app as kb_app
 
     app.add_typer(kb_app, name="kb")
+    from .sdtm import app as sdtm_app
+
+    app.add_typer(sdtm_app, name="sdtm")
     from .trial import COMMAND_MODULES, build_app
 
     if COMMAND_MODULES:

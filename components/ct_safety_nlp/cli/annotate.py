@@ -41,6 +41,11 @@ def annotate_command(
     num_actors: int = typer.Option(0, "--num-actors", help="Ray actors, each loading the pipeline once (default: CPUs / --cpus-per-actor)."),
     cpus_per_actor: float = typer.Option(1.0, "--cpus-per-actor", help="CPUs reserved per Ray actor (also its torch threads)."),
     gpus_per_actor: float = typer.Option(0.0, "--gpus-per-actor", help="GPUs per Ray actor (e.g. 1, or 0.5 to share)."),
+    studyid: Optional[str] = typer.Option(None, "--studyid", help="STUDYID of ae_sdtm.csv (default: each row's studyid field)."),
+    subjects: Optional[Path] = typer.Option(
+        None, "--subjects",
+        help="Mapping file (csv/tsv: id or doc_id, usubjid; optional visit_date, ady) for documents without a usubjid field.",
+    ),
 ) -> None:
     """Annotate folders of documents into docs.jsonl, errors.jsonl and CSV tables.
 
@@ -51,6 +56,15 @@ def annotate_command(
     """
     from ..bulk.run import AnnotateOptions, annotate
 
+    if subjects is not None:
+        from ..trial.inputs import InputFileError, read_mapping
+
+        try:
+            read_mapping(str(subjects))
+        except (InputFileError, OSError) as err:
+            typer.echo(f"--subjects: {err}", err=True)
+            raise typer.Exit(code=2)
+
     fmts: List[str] = []
     for f in formats:
         fmts.extend(part.strip().lower().lstrip(".") for part in f.split(",") if part.strip())
@@ -60,6 +74,6 @@ def annotate_command(
         max_bytes=max_bytes, text_field=text_field, encoding=encoding, include_text=text, docbin=docbin,
         html_limit=html_limit, progress=progress, code=str(code) if code else None, ray_address=ray_address,
         ray_num_cpus=ray_num_cpus, num_actors=num_actors, cpus_per_actor=cpus_per_actor,
-        gpus_per_actor=gpus_per_actor,
+        gpus_per_actor=gpus_per_actor, studyid=studyid, subjects=str(subjects) if subjects else None,
     )
     raise typer.Exit(code=annotate(opts))

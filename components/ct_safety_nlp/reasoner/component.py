@@ -37,6 +37,7 @@ from spacy.tokens import Doc
 from spacy.util import ensure_path, minibatch
 
 from ..context import ContextMatcher
+from ..course import CourseRules
 from ..extensions import register_extensions
 from ..grading import GradingRules, LabRules
 from ..kb import CtcaeKB, SentenceEncoder, TermRules
@@ -46,7 +47,7 @@ from ..seriousness import SeriousnessRules
 from ..text import DrugVocabulary, TextRules, clause_spans
 from .doc_regimens import REGIMEN_KEYS, doc_regimens, drugs_by_sentence
 from .attribution import attribute_in_document, grade_from_other_mentions, spell_out_regimens
-from .events import AE_KEYS, build_event
+from .events import AE_KEYS, add_course, build_event
 from .grading_window import linked_clauses
 from .mentions import SpanCandidates, choose_model_spans, resolve_mentions, span_candidates
 from .tables import TABLE_FILES, ReasonerTables, shipped
@@ -63,6 +64,7 @@ SHIPPED = {
     "context_rules": ("ct.read_context_rules.v1", "context_rules.yml"),
     "seriousness_rules": ("ct.read_seriousness_rules.v1", "seriousness.yml"),
     "regimen_rules": ("ct.read_regimen_rules.v1", "regimens.yml"),
+    "course_rules": ("ct.read_ae_course.v1", "ae_course.yml"),
 }
 
 
@@ -172,6 +174,7 @@ class CtReasoner(Pipe):
         context_rules: Optional[Dict[str, Any]] = None,
         seriousness_rules: Optional[Dict[str, Any]] = None,
         regimen_rules: Optional[Dict[str, Any]] = None,
+        course_rules: Optional[Dict[str, Any]] = None,
         fallback: Optional[str] = None,
         fallback_threshold: Optional[float] = None,
         kb_v6: Optional[Dict[str, Any]] = None,
@@ -203,7 +206,7 @@ class CtReasoner(Pipe):
         given = {
             "text_rules": text_rules, "drug_vocabulary": drug_vocabulary, "term_rules": term_rules, "lab_rules": lab_rules,
             "grading_rules": grading_rules, "context_rules": context_rules, "seriousness_rules": seriousness_rules,
-            "regimen_rules": regimen_rules,
+            "regimen_rules": regimen_rules, "course_rules": course_rules,
         }
         data = {}
         for key, value in given.items():
@@ -245,6 +248,7 @@ class CtReasoner(Pipe):
             kb_v6=knowledge_v6,
             lab_rules_v6=labs_v6,
             mapping=mapping,
+            course=CourseRules(data["course_rules"]),
         )
         self.tables = self.stored.for_version(self.ctcae_version, self.name)
 
@@ -373,6 +377,7 @@ class CtReasoner(Pipe):
         attribute_in_document(text, events, sentences, drugs, tables)
         spell_out_regimens(events, tables)
         grade_from_other_mentions(text, events)
+        add_course(text, events, sentences, tables.course)
         doc._.ct_adverse_events = events
         doc._.ct_regimens = doc_regimens(doc, ents, sentences, self.drug_rule, tables)
         return doc

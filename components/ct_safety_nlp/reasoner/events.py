@@ -14,12 +14,13 @@ from .grading_window import decide_grade
 from .mentions import Mention
 from .tables import ReasonerTables
 
-__all__ = ["AE_KEYS", "build_event"]
+__all__ = ["AE_KEYS", "add_course", "build_event"]
 
 #: the keys of every AE record, in order (the README's output contract)
 AE_KEYS = (
     "text", "start_char", "end_char", "ctcae_term", "meddra_code", "soc", "ctcae_version", "grade", "grade_basis", "negated",
     "speculated", "historical", "serious", "seriousness_criteria", "drugs", "dlt", "action", "evidence",
+    "relatedness", "action_taken", "outcome", "course_evidence",
 )
 
 Offsets = Tuple[int, int]
@@ -85,3 +86,31 @@ def build_event(
             event["dlt"], event["action"] = verdict["dlt"], verdict["action"]
             evidence += verdict["evidence"]
     return event
+
+
+def add_course(text: str, events: List[Dict[str, Any]], sentences: Sequence[Offsets], course: Any) -> None:
+    """Add ``relatedness`` (level), ``action_taken`` (AEACN), ``outcome`` (AEOUT)
+    and ``course_evidence`` (attribute -> matched text, offsets and region) to
+    each record, from :class:`ct_safety_nlp.course.CourseRules`. A value found
+    only in a document-wide statement (or not at all) gives way to one stated
+    nearer another mention of the same CTCAE term. A negated mention gets none."""
+    asserted = [e for e in events if not e["negated"]]
+    found = {
+        id(e): course.assess(text, (e["start_char"], e["end_char"]), sentences, [o["start_char"] for o in asserted if o is not e])
+        for e in asserted
+    }
+    for event in events:
+        hits = found.get(id(event), {})
+        evidence = {}
+        for attr in ("relatedness", "action_taken", "outcome"):
+            hit = hits.get(attr)
+            if event["ctcae_term"] and (hit is None or hit["where"] == "document"):
+                near = [found[id(o)][attr] for o in asserted if o is not event and o["ctcae_term"] == event["ctcae_term"]]
+                near = [h for h in near if h is not None and h["where"] != "document"]
+                if near:
+                    hit = dict(near[0], where="same term")
+            event[attr] = hit["value"] if hit else None
+            if hit:
+                evidence[attr] = {k: hit[k] for k in ("text", "start_char", "end_char", "where")}
+                event["evidence"].append(f"{attr}: {hit['value']} from {hit['text']!r} at {hit['start_char']}-{hit['end_char']} ({hit['where']})")
+        event["course_evidence"] = evidence

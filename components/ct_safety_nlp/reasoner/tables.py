@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, Iterable, Optional
 import srsly
 
 from ..context import ContextMatcher
+from ..course import CourseRules
 from ..grading import GradingRules, LabRules
 from ..kb import CtcaeKB, SentenceEncoder
 from ..regimens import RegimenRules
@@ -43,6 +44,7 @@ TABLE_FILES = {
     "kb_v6": "kb_v6.json.gz",
     "lab_rules_v6": "lab_rules_v6.json",
     "mapping": "ctcae_mapping.json.gz",
+    "course_rules": "course_rules.json",
 }
 #: tables a saved reasoner may lack (a v5-only pipeline has no v6 tables)
 OPTIONAL_TABLES = ("protocol", "kb_v6", "lab_rules_v6", "mapping")
@@ -62,6 +64,7 @@ class ReasonerTables:
     kb_v6: Optional[CtcaeKB] = None
     lab_rules_v6: Optional[LabRules] = None
     mapping: Optional[Dict[str, Any]] = None
+    course: Optional[CourseRules] = None
     version: str = "5.0"
 
     @property
@@ -100,6 +103,7 @@ class ReasonerTables:
             "kb_v6": self.kb_v6.to_dict() if self.kb_v6 is not None else None,
             "lab_rules_v6": self.lab_rules_v6.to_dict() if self.lab_rules_v6 is not None else None,
             "mapping": self.mapping,
+            "course_rules": self.course.to_dict() if self.course is not None else None,
         }
 
     @classmethod
@@ -122,6 +126,7 @@ class ReasonerTables:
             kb_v6=CtcaeKB.from_dict(data["kb_v6"], encoder=encoder) if data.get("kb_v6") else None,
             lab_rules_v6=LabRules(data["lab_rules_v6"]) if data.get("lab_rules_v6") else None,
             mapping=data.get("mapping"),
+            course=CourseRules(data["course_rules"]),
         )
 
     def to_disk(self, path: Path, exclude: Iterable[str] = ()) -> None:

@@ -39,20 +39,19 @@ Merging rules (stated in the README, tested in tests/trial/test_safety_episodes.
    date, document order, offset); ids are ``USUBJID/term/n``, n counting the
    subject's episodes of the term from 1.
 
-Action-taken and outcome cues are the data file
-``resources/ae_action_outcome.json`` (CDISC AEACN / AEOUT values).
+Action taken and outcome: the AE record's own ``action_taken`` / ``outcome``
+when the reasoner wrote them (``ct_safety_nlp.course``); for older records
+the same course rules (``resources/ae_course.yml``, CDISC AEACN / AEOUT values)
+are applied to the document's text here.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
-from importlib import resources
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ...course import CourseRules, default_course_rules
 from ..inputs import AeRow, Document, Excluded, Subject, TrialInputs, date_to_study_day, parse_date
 from .teae import trtemfl
 
@@ -148,57 +147,22 @@ MENTION_FIELDS = (
 
 # --------------------------------------------------------------------------- cues
 
-
-@dataclass
-class Cues:
-    action: List[Tuple[str, "re.Pattern"]]
-    outcome: List[Tuple[str, "re.Pattern"]]
-    action_rank: Dict[str, int]
-    source: str
+Cues = CourseRules
 
 
-def _compile(entries, where: str) -> List[Tuple[str, "re.Pattern"]]:
-    out = []
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or "value" not in entry or not isinstance(entry.get("patterns"), list):
-            raise ValueError(f"{where}[{i}]: each entry needs 'value' and a list 'patterns'")
-        pattern = "|".join(f"(?:{p})" for p in entry["patterns"])
-        out.append((entry["value"], re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE)))
-    return out
-
-
-def load_cues(path: Optional[str] = None) -> Cues:
-    """The action-taken / outcome cue table (default: the shipped
-    ``resources/ae_action_outcome.json``; schema_version 1)."""
+def load_cues(path: Optional[str] = None) -> CourseRules:
+    """The course rules (default: the shipped ``resources/ae_course.yml``;
+    another file is read through ``ct.read_ae_course.v1``)."""
     if path is None:
-        return _default_cues()
-    with open(path, encoding="utf-8") as fh:
-        return _cues_from(json.load(fh), path)
+        return default_course_rules()
+    from ...rules.course import read_ae_course
+
+    return CourseRules(read_ae_course(path))
 
 
-@lru_cache(maxsize=1)
-def _default_cues() -> Cues:
-    text = resources.files("ct_safety_nlp").joinpath("resources", "ae_action_outcome.json").read_text(encoding="utf-8")
-    return _cues_from(json.loads(text), "ae_action_outcome.json")
-
-
-def _cues_from(data: Dict[str, Any], where: str) -> Cues:
-    if data.get("schema_version") != 1:
-        raise ValueError(f"{where}: schema_version must be 1")
-    rank = data.get("action_rank") or []
-    return Cues(
-        _compile(data.get("action_taken") or [], f"{where}: action_taken"),
-        _compile(data.get("outcome") or [], f"{where}: outcome"),
-        {v: i for i, v in enumerate(rank)},
-        data.get("source", ""),
-    )
-
-
-def _first(cues: Sequence[Tuple[str, "re.Pattern"]], text: str) -> Optional[str]:
-    for value, rx in cues:
-        if rx.search(text):
-            return value
-    return None
+def _first(cues: CourseRules, attr: str, text: str) -> Optional[str]:
+    hit = cues.first(attr, text, 0, len(text))
+    return hit["value"] if hit else None
 
 
 # --------------------------------------------------------------------------- mentions
@@ -223,14 +187,14 @@ def _mention_context(doc: Document, cues: Cues) -> List[Tuple[Tuple[int, int], O
     # action cues: per sentence; a sentence with no asserted AE passes its cue back
     actions: Dict[int, Optional[str]] = {}
     for si, (a, b) in enumerate(sentences):
-        value = _first(cues.action, text[a:b])
+        value = _first(cues, "action_taken", text[a:b])
         if value is None:
             continue
         target = si
         while target >= 0 and not any(s == target and ok for s, ok in zip(ae_sent, asserted)):
             target -= 1
         if target >= 0:
-            actions[target] = _more_far_reaching(actions.get(target), value, cues)
+            actions[target] = cues.more_far_reaching(actions.get(target), value)
     out = []
     for ae, si in zip(aes, ae_sent):
         span = sentences[si] if si >= 0 else (0, len(text))
@@ -238,18 +202,12 @@ def _mention_context(doc: Document, cues: Cues) -> List[Tuple[Tuple[int, int], O
         if text:
             start = int(ae.get("start_char") or 0)
             clause = next(((a, b) for a, b in clause_spans(text, *span) if a <= start < b), span)
-            outcome = _first(cues.outcome, text[clause[0] : clause[1]])
-        out.append((span, actions.get(si) if si >= 0 else None, outcome))
+            outcome = _first(cues, "outcome", text[clause[0] : clause[1]])
+        action = actions.get(si) if si >= 0 else None
+        if "action_taken" in ae or "outcome" in ae:  # the reasoner's own reading (ct_safety_nlp.course)
+            action, outcome = ae.get("action_taken"), ae.get("outcome")
+        out.append((span, action, outcome))
     return out
-
-
-def _more_far_reaching(a: Optional[str], b: Optional[str], cues: Cues) -> Optional[str]:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    big = len(cues.action_rank)
-    return a if cues.action_rank.get(a, big) <= cues.action_rank.get(b, big) else b
 
 
 def _related(ae: Dict[str, Any]) -> bool:
