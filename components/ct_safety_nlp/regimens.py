@@ -81,7 +81,6 @@ class RegimenRules(CompiledTable):
         self.attribution_before = _optional_re(links.get("attribution_before"))
         self.action_after_drug = _optional_re(links.get("action_after_drug"))
         self.action_before_drug = _optional_re(links.get("action_before_drug"))
-        self.stated_unrelated = _optional_re(links.get("stated_unrelated"))
 
 
 def _optional_re(pattern: Optional[str]) -> Optional[Pattern]:

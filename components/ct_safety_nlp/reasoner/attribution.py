@@ -9,9 +9,10 @@ For a present (not negated, not historical) AE in a sentence without drugs:
 1. the drugs of the next ``sentences_after`` sentences that attribute an event
    to them or say what was done with them (``attribution_before``,
    ``action_after_drug``, ``action_before_drug``); a sentence that holds an AE
-   of its own ends the search, it speaks of that AE; when the AE's sentence or
-   one of these calls the event unrelated (``stated_unrelated``: "unlikely
-   related", "Not related to study drug"), no drug is linked at all;
+   of its own ends the search, it speaks of that AE; an event whose
+   ``relatedness`` (the course rules, :mod:`ct_safety_nlp.course`, run first)
+   is "not related" or "unlikely related", read near it (not from elsewhere in
+   the document), takes no drug from the document;
 2. otherwise (``opening_treatment``) the treatment the document states first:
    the drugs it names before its first AE mention (a note's regimen line), else
    those of its first AE's sentence ("Principal diagnosis: febrile neutropenia
@@ -34,6 +35,9 @@ __all__ = ["attribute_in_document", "grade_from_other_mentions", "spell_out_regi
 Offsets = Tuple[int, int]
 Drug = Tuple[int, int, str]
 
+#: relatedness levels (``ct_safety_nlp.course``) under which no drug is taken from the document
+UNRELATED = ("not related", "unlikely related")
+
 
 def attribute_in_document(
     text: str,
@@ -52,14 +56,15 @@ def attribute_in_document(
     for ev, i in zip(events, sent_of):
         if ev["negated"] or ev["historical"] or ev["drugs"] or i is None or drugs.get(sentences[i]):
             continue
-        names, why = _after(text, sentences, i, with_ae, drugs, R) if R.sentences_after else ([], "")
-        if names is None:  # stated unrelated
-            ev["evidence"].append(f"drug link: none ({why})")
+        if _stated_unrelated(ev):
+            ev["evidence"].append(f"drug link: none from the document (relatedness: {ev['relatedness']})")
             continue
+        names, why = _after(text, sentences, i, with_ae, drugs, R) if R.sentences_after else ([], "")
+        basis = "later sentence"
         if not names and R.opening_treatment and opening:
-            names, why = opening, opening_why
+            names, why, basis = opening, opening_why, "document"
         if names:
-            ev["drugs"] = names
+            ev["drugs"], ev["drug_basis"] = names, basis
             ev["evidence"].append(f"drug link: {', '.join(names)}, {why}")
 
 
@@ -81,18 +86,20 @@ def _opening(text: str, events, sentences: Sequence[Offsets], sent_of, drugs: Di
     return names, "the treatment named with the document's first AE"
 
 
+def _stated_unrelated(ev: Dict[str, Any]) -> bool:
+    """The course rules read "not related" / "unlikely related" near the AE (its clause,
+    sentence or the sentences after it; a statement elsewhere in the document may
+    speak of another event)."""
+    where = ((ev.get("course_evidence") or {}).get("relatedness") or {}).get("where")
+    return ev.get("relatedness") in UNRELATED and where != "document"
+
+
 def _after(text: str, sentences: Sequence[Offsets], i: int, with_ae: set, drugs: Dict[Offsets, List[Drug]], R):
-    """(drugs, why) from the sentences after sentence ``i``; (None, why) when one of
-    them, or sentence ``i`` itself, calls the event unrelated."""
-    own = sentences[i]
-    if R.stated_unrelated is not None and R.stated_unrelated.search(text, own[0], own[1]):
-        return None, "the AE's sentence calls it unrelated"
+    """(drugs, why) from the sentences after sentence ``i``."""
     for j in range(i + 1, min(len(sentences), i + 1 + R.sentences_after)):
         if j in with_ae:
             break
         sent = sentences[j]
-        if R.stated_unrelated is not None and R.stated_unrelated.search(text, sent[0], sent[1]):
-            return None, "a later sentence calls it unrelated"
         hits = []
         for start, end, name in drugs.get(sent, []):
             before, after = text[max(sent[0], start - 60) : start], text[end : sent[1]]

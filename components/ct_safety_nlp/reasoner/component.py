@@ -374,10 +374,10 @@ class CtReasoner(Pipe):
             for m, ctx in zip(in_sent, contexts):
                 clause = next((c for c in clauses if c[0] <= m.start < c[1]), sent)
                 events.append(build_event(text, m, sent, clause, in_sent, drugs.get(sent, []), linked.get(clause, []), tables, ctx))
+        add_course(text, events, sentences, tables.course)
         attribute_in_document(text, events, sentences, drugs, tables)
         spell_out_regimens(events, tables)
         grade_from_other_mentions(text, events)
-        add_course(text, events, sentences, tables.course)
         doc._.ct_adverse_events = events
         doc._.ct_regimens = doc_regimens(doc, ents, sentences, self.drug_rule, tables)
         return doc

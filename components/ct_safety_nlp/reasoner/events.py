@@ -19,7 +19,7 @@ __all__ = ["AE_KEYS", "add_course", "build_event"]
 #: the keys of every AE record, in order (the README's output contract)
 AE_KEYS = (
     "text", "start_char", "end_char", "ctcae_term", "meddra_code", "soc", "ctcae_version", "grade", "grade_basis", "negated",
-    "speculated", "historical", "serious", "seriousness_criteria", "drugs", "dlt", "action", "evidence",
+    "speculated", "historical", "serious", "seriousness_criteria", "drugs", "drug_basis", "dlt", "action", "evidence",
     "relatedness", "action_taken", "outcome", "course_evidence",
 )
 
@@ -74,6 +74,9 @@ def build_event(
         "serious": bool(criteria),
         "seriousness_criteria": [c.criterion for c in criteria],
         "drugs": drug_names,
+        # where the drugs come from: the AE's "sentence" (ct_safety_nlp.regimens.link_drugs), a
+        # "later sentence" or the "document" (ct_safety_nlp.reasoner.attribution)
+        "drug_basis": "sentence" if drug_names else None,
         "dlt": None,
         "action": None,
         "evidence": evidence,

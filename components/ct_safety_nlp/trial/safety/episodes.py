@@ -59,6 +59,7 @@ __all__ = ["MentionRef", "Episode", "build_episodes", "episodes_from_ae_rows", "
 
 RESOLVED = ("RECOVERED/RESOLVED", "RECOVERED/RESOLVED WITH SEQUELAE")
 _RELATED_WORDS = {"related", "possibly related", "probably related", "definitely related", "possible", "probable", "definite", "yes", "y"}
+_UNRELATED_WORDS = {"not related", "unlikely related", "unrelated", "unlikely", "no", "n", "none", "remote"}
 
 
 @dataclass
@@ -211,12 +212,19 @@ def _mention_context(doc: Document, cues: Cues) -> List[Tuple[Tuple[int, int], O
 
 
 def _related(ae: Dict[str, Any]) -> bool:
+    """Related when the record's ``relatedness`` says so; not when it says not /
+    unlikely related; else when a drug is linked from the text around the AE (a
+    drug the reasoner took from the document's stated treatment, ``drug_basis``
+    "document", is a suspect drug, not an attribution)."""
     rel = ae.get("relatedness")
-    if isinstance(rel, str) and rel.strip().lower() in _RELATED_WORDS:
-        return True
-    if isinstance(rel, dict) and str(rel.get("level", "")).strip().lower() in _RELATED_WORDS:
-        return True
-    return bool(ae.get("drugs"))
+    level = rel.get("level", "") if isinstance(rel, dict) else rel
+    if isinstance(level, str) and level.strip():
+        low = level.strip().lower()
+        if low in _RELATED_WORDS:
+            return True
+        if low in _UNRELATED_WORDS:
+            return False
+    return bool(ae.get("drugs")) and ae.get("drug_basis") != "document"
 
 
 def _mentions(doc: Document, cues: Cues) -> List[MentionRef]:
