@@ -64,6 +64,16 @@ def test_gold_file_is_valid_and_covers_the_issue(ctcae_table):
     assert {"DRUG INTERRUPTED", "DOSE REDUCED", "DRUG WITHDRAWN", "DOSE NOT CHANGED"} <= kinds
 
 
+def test_heldout_gold_file_is_valid_and_apart_from_the_first(ctcae_table):
+    heldout = GOLD.parent.parent / "documents_heldout" / "gold.jsonl"
+    docs = D.load_gold(heldout, ctcae_table)
+    summary = D.gold_summary(docs)
+    assert summary["documents"] >= 24 and len(summary["genres"]) >= 8
+    assert not {d.id for d in docs} & {d.id for d in D.load_gold(GOLD, ctcae_table)}
+    for d in docs:
+        assert (heldout.parent / f"{d.id}.txt").read_text(encoding="utf8") == d.text
+
+
 def test_validator_names_every_problem_with_file_and_line(tmp_path, ctcae_table):
     text = "Pt on cape. G3 dysgeusia and nausea; no rash. Related to cape.\n"
     good = {"id": "a", "genre": "g", "text": text, "regimens": [], "not_aes": [], "acronyms": {"cape": ["capecitabine"]},
