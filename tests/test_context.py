@@ -121,14 +121,10 @@ def test_bad_offsets():
 
 
 def _measure_script():
-    import importlib.util
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "measure_context.py"
-    spec = importlib.util.spec_from_file_location("measure_context", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from scripts import measure_context
+
+    return measure_context
 
 
 def test_real_phee_sentences(phee_dev_path):

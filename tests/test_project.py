@@ -3,7 +3,6 @@ producing pipelines that load and predict the label contract; then the
 project's evaluate script on the result."""
 
 from pathlib import Path
-import importlib.util
 import json
 import subprocess
 import sys
@@ -15,9 +14,7 @@ from spacy.tokens import DocBin
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-spec = importlib.util.spec_from_file_location("convert", REPO_ROOT / "scripts" / "convert.py")
-convert = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(convert)
+from scripts import convert  # noqa: E402 - scripts/ is a package on pytest's pythonpath (setup.cfg)
 
 
 @pytest.fixture(scope="session")

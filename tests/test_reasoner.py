@@ -10,6 +10,7 @@ import spacy
 from spacy import registry
 
 from ct_safety_nlp.reasoner import AE_KEYS, REGIMEN_KEYS
+from support.pipelines import reasoner_pipeline, reasoner_tables
 
 REPO = Path(__file__).resolve().parents[1]
 DONE_WHEN = "On day 15 her platelet count was 22,000/mm3 and she was admitted with febrile neutropenia; she denied vomiting."
@@ -17,27 +18,14 @@ DONE_WHEN = "On day 15 her platelet count was 22,000/mm3 and she was admitted wi
 
 @pytest.fixture(scope="module")
 def init_data(ctcae_xlsx_path):
-    import ct_safety_nlp.kb  # noqa: F401
-    import ct_safety_nlp.protocol  # noqa: F401
-
-    return {
-        "kb": registry.misc.get("ct.read_ctcae.v1")(str(ctcae_xlsx_path)),
-        "synonyms": registry.misc.get("ct.read_synonyms.v1")(str(REPO / "assets" / "ctcae_synonyms.json")),
-        "protocol": registry.misc.get("ct.read_protocol.v1")(str(REPO / "assets" / "protocol_rules.yml")),
-    }
+    return reasoner_tables(ctcae_xlsx_path)
 
 
 def _blank(init_data, protocol=True, ruler_patterns=None):
-    nlp = spacy.blank("en")
-    if ruler_patterns:
-        ruler = nlp.add_pipe("entity_ruler")
-        ruler.add_patterns(ruler_patterns)
-    nlp.add_pipe("ct_reasoner")
     data = dict(init_data)
     if not protocol:
         data.pop("protocol")
-    nlp.get_pipe("ct_reasoner").initialize(lambda: [], nlp=nlp, **data)
-    return nlp
+    return reasoner_pipeline(None, ruler_patterns=ruler_patterns, tables=data, protocol=None)
 
 
 @pytest.fixture(scope="module")
@@ -351,11 +339,8 @@ def test_real_phee_sentences(nlp, phee_dev_path, text, term, negated, speculated
 
 def test_eval_set_meets_target(nlp):
     """The hand-written evaluation set (assets/eval): >= 95% on term, grade, seriousness, negation."""
-    import importlib.util
+    from scripts import evaluate_reasoner as module
 
-    spec = importlib.util.spec_from_file_location("evaluate_reasoner", REPO / "scripts" / "evaluate_reasoner.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     result = module.score(nlp, module.load_eval(REPO / "assets" / "eval" / "reasoner_eval.jsonl"))
     assert result["sentences"] >= 60
     for field in ("term", "grade", "serious", "negated"):
