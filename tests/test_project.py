@@ -122,7 +122,9 @@ def project_run(root, command, *overrides, timeout=1200):
 def test_project_workflow_builds_installs_and_loads_the_package(project_copy):
     """convert -> train -> evaluate -> assemble -> package -> test-package, the real
     project.yml commands on a small slice: the wheels install in a fresh virtualenv
-    and spacy.load("en_clinical_trials") tags a sentence."""
+    and the whole shipped pipeline is checked there (every component, ct_reasoner's
+    tables, AE / DLT / action from the shipped protocol, regimens, the follow-up
+    record and its faithfulness check, annotate and generate as processes)."""
     root = project_copy
     project_run(root, "convert")
     project_run(root, "train", "--vars.max_steps", "4")
@@ -140,9 +142,12 @@ def test_project_workflow_builds_installs_and_loads_the_package(project_copy):
     assert len(wheels) == 2, wheels
     meta = json.loads((root / "training" / "assembled" / "meta_package.json").read_text())
     assert "ct-safety-nlp>=0.1.0,<0.2.0" in meta["requirements"] and "ents_f" in meta["performance"]
+    # the whole shipped pipeline from the installed wheels (scripts/check_installed_pipeline.py asserts it;
+    # these lines show that each part of the check ran)
     out = project_run(root, "test-package", timeout=1500)
     assert "test-package: OK" in out
-    assert "entities:" in out
+    for line in ("entities:", "ct_reasoner tables:", "regimens:", "follow-up record:", "annotate:", "generate: 1 record, 0 issues"):
+        assert line in out, (line, out[-3000:])
     # the service from the same wheels (serve extra): /v1/annotate == spacy.load on every text
     out = project_run(root, "test-serve-package", timeout=1500)
     assert "test-serve-package: OK" in out and "42 texts" in out
