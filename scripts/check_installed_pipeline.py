@@ -51,8 +51,10 @@ def _ae(doc, term):
     return hits[0]
 
 
-def _drugs(ae):
-    return {str(d).lower() for d in ae.get("drugs") or []}
+def _links(ae, drug):
+    """Whether ``drug`` is among the AE's suspect drugs (a DRUG entity of the smoke-test model may
+    hold more than the name, e.g. 'carboplatin 400 mg')."""
+    return any(drug in str(d).lower() for d in ae.get("drugs") or [])
 
 
 #: what the shipped pipeline must hold, whatever configs/assemble.cfg says
@@ -99,16 +101,16 @@ def check_documents(nlp) -> None:
     print("spans:", [(s.text, s.label_) for s in doc.spans.get("sc", [])])
     ae = _ae(doc, "Neutrophil count decreased")
     assert (ae["grade"], ae["dlt"], ae["action"]) == (4, True, "hold"), ae
-    assert "cisplatin" in _drugs(ae), ae
+    assert _links(ae, "cisplatin"), ae
     ae = _ae(nlp(REDUCE_TEXT), "Diarrhea")
     assert (ae["grade"], ae["dlt"], ae["action"]) == (3, False, "reduce_one_level"), ae
 
     doc = nlp(SAE_TEXT)
     ae = _ae(doc, "Febrile neutropenia")
-    assert ae["serious"] is True and ae["negated"] is False and "carboplatin" in _drugs(ae), ae
+    assert ae["serious"] is True and ae["negated"] is False and _links(ae, "carboplatin"), ae
     assert _ae(doc, "Vomiting")["negated"] is True
     print("regimens:", json.dumps(doc._.ct_regimens))
-    (regimen,) = [r for r in doc._.ct_regimens if str(r.get("drug", "")).lower() == "carboplatin"]
+    (regimen,) = [r for r in doc._.ct_regimens if "carboplatin" in str(r.get("drug", "")).lower()]
     assert "400" in json.dumps(regimen), regimen
     record = doc._.ct_followup
     print("follow-up record:", record["record"][:200].replace("\n", " | "), "...")
