@@ -146,7 +146,7 @@ def test_project_workflow_builds_installs_and_loads_the_package(project_copy):
     # these lines show that each part of the check ran)
     out = project_run(root, "test-package", timeout=1500)
     assert "test-package: OK" in out
-    for line in ("entities:", "ct_reasoner tables:", "regimens:", "follow-up record:", "annotate:", "generate: 1 record, 0 issues"):
+    for line in ("entities:", "ct_reasoner tables:", "regimens:", "follow-up record:", "follow-up issues:", "annotate:", "generate: 1 record"):
         assert line in out, (line, out[-3000:])
     # the service from the same wheels (serve extra): /v1/annotate == spacy.load on every text
     out = project_run(root, "test-serve-package", timeout=1500)
