@@ -5,8 +5,10 @@ Each line: {"id", "text", "aes": [{"text", "term", "grade", "serious", "criteria
 predicted AE whose character span overlaps the first occurrence of its "text"
 in the sentence (the one with the expected term when several overlap). A
 missing prediction counts as wrong on every field. Accuracy per field is over
-all expected AEs; predicted AEs that overlap no expected AE are listed as
-"unexpected" (they are not in the accuracies).
+all expected AEs; predicted AEs that overlap no expected AE are false
+positives: listed as "unexpected", counted ("false_positives") and in the
+mention precision (found / (found + false positives)); they are not in the
+per-field accuracies.
 
     python scripts/evaluate_reasoner.py [PIPELINE] --output metrics/reasoner_eval.json --markdown metrics/reasoner_eval.md
 
@@ -112,6 +114,8 @@ def score(nlp, items: List[Dict[str, Any]]) -> Dict[str, Any]:
         "target": 0.95,
         "meets_target": {f: accuracy[f] >= 0.95 for f in REQUIRED},
         "unexpected_predictions": len(unexpected),
+        "false_positives": len(unexpected),
+        "mention_precision": found / (found + len(unexpected)) if found + len(unexpected) else 0.0,
         "errors": errors,
         "unexpected": unexpected,
     }
@@ -124,7 +128,8 @@ def to_markdown(result: Dict[str, Any], pipeline: str) -> str:
         "",
         f"Pipeline: `{pipeline}`; {result['sentences']} sentences, {result['expected_aes']} expected AEs; "
         f"mentions found {result['found']}/{result['expected_aes']} ({result['mention_recall']:.1%}); "
-        f"{result['unexpected_predictions']} predicted AEs overlap no expected AE.",
+        f"{result['false_positives']} false positives (predicted AEs that overlap no expected AE; "
+        f"mention precision {result['mention_precision']:.1%}).",
         "",
         "| field | correct | accuracy | target 95% |",
         "|---|---:|---:|---|",
@@ -170,7 +175,10 @@ def main(
     markdown.write_text(to_markdown(result, result["pipeline"]), encoding="utf8")
     for f in FIELDS:
         typer.echo(f"{f:12s} {result['accuracy'][f]:.1%}")
-    typer.echo(f"mention recall {result['mention_recall']:.1%}; unexpected predictions {result['unexpected_predictions']}")
+    typer.echo(
+        f"mention recall {result['mention_recall']:.1%}; false positives {result['false_positives']} "
+        f"(mention precision {result['mention_precision']:.1%})"
+    )
 
 
 if __name__ == "__main__":

@@ -43,14 +43,11 @@ def _model_root() -> Path:
     return Path(tempfile.mkdtemp(prefix="ct_bulk_models_"))
 
 
-def _add_delay_component(nlp, root: Path) -> str:
-    """Write the slow test component's code file, register it and add it to nlp; return the file."""
-    import importlib.util
+def _add_delay_component(nlp) -> str:
+    """Register the slow test component (its --code file), add it to nlp; return the file."""
+    from support.pipelines import code_file
 
-    code = str(root / "delay_code.py")
-    Path(code).write_text(DELAY_CODE)
-    spec = importlib.util.spec_from_file_location("ct_test_delay_code", code)
-    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    code = code_file(DELAY_CODE)
     nlp.add_pipe("ct_test_delay")
     return code
 
@@ -65,34 +62,21 @@ def blank_ruler_model(delay: bool = False) -> Tuple[str, str]:
     nlp = spacy.blank("en")
     nlp.add_pipe("entity_ruler").add_patterns(ruler_patterns())
     if delay:
-        code = _add_delay_component(nlp, root)
+        code = _add_delay_component(nlp)
     nlp.to_disk(root / "model")
     return str(root / "model"), code
 
 
-@lru_cache(maxsize=None)
 def reasoner_model(ctcae_xlsx_path: str, delay: bool = False) -> Tuple[str, str]:
-    """(model dir, code file or '') of blank + entity_ruler + ct_reasoner,
-    initialised the way tests/test_reasoner.py does."""
-    import spacy
-    from spacy import registry
+    """(model dir, code file or '') of blank + entity_ruler (drugs) [+ the slow
+    test component] + ct_reasoner with the shipped protocol
+    (:func:`support.pipelines.saved_reasoner_pipeline`)."""
+    from support.pipelines import saved_reasoner_pipeline
 
-    import ct_safety_nlp.kb  # noqa: F401 - registers ct.read_ctcae.v1 / ct.read_synonyms.v1
-
-    root = _model_root()
-    code = ""
-    nlp = spacy.blank("en")
-    nlp.add_pipe("entity_ruler").add_patterns([p for p in ruler_patterns() if p["label"] == "DRUG"])
-    if delay:
-        code = _add_delay_component(nlp, root)
-    nlp.add_pipe("ct_reasoner")
-    data = {
-        "kb": registry.misc.get("ct.read_ctcae.v1")(ctcae_xlsx_path),
-        "synonyms": registry.misc.get("ct.read_synonyms.v1")(str(REPO / "assets" / "ctcae_synonyms.json")),
-    }
-    nlp.get_pipe("ct_reasoner").initialize(lambda: [], nlp=nlp, **data)
-    nlp.to_disk(root / "model")
-    return str(root / "model"), code
+    return saved_reasoner_pipeline(
+        ctcae_xlsx_path, code=DELAY_CODE if delay else "", before_reasoner=("ct_test_delay",) if delay else (),
+        ruler_patterns=tuple(("DRUG", d) for d in DRUGS),
+    )
 
 
 def phee_texts(phee_dev_path, n: int) -> List[str]:

@@ -4,6 +4,9 @@
 * ``gpu`` tests run only when a CUDA device is visible.
 * ``external`` tests (a network service outside this machine) run only with
   ``--run-external``.
+* With the environment variable ``CI`` set, any other skip is a failure
+  (:mod:`support.skips`): a missing package, data file, Ray, the LLM model or
+  Chromium is something CI must provide. Root-only skips stay skips.
 """
 
 import os
@@ -16,6 +19,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+
+from support.skips import OPT_IN, fail_skip_in_ci  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -39,12 +44,12 @@ def pytest_collection_modifyitems(config, items):
     has_gpu = None
     for item in items:
         if "external" in item.keywords and not run_external:
-            item.add_marker(pytest.mark.skip(reason="needs --run-external (outside network service)"))
+            item.add_marker(pytest.mark.skip(reason=f"{OPT_IN} needs --run-external (outside network service)"))
         if "gpu" in item.keywords:
             if has_gpu is None:
                 has_gpu = _has_cuda()
             if not has_gpu:
-                item.add_marker(pytest.mark.skip(reason="no CUDA GPU on this machine"))
+                item.add_marker(pytest.mark.skip(reason=f"{OPT_IN} no CUDA GPU on this machine"))
 
 
 def _data_file(*parts: str) -> Path:
@@ -69,3 +74,16 @@ def phee_dev_path() -> Path:
 @pytest.fixture(scope="session")
 def ctcae_xlsx_path() -> Path:
     return _data_file("ctcae", "CTCAE_v5.0.xlsx")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    fail_skip_in_ci(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    """A module-level skip (``pytest.importorskip`` of a required package)."""
+    outcome = yield
+    fail_skip_in_ci(outcome.get_result())

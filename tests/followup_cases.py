@@ -116,25 +116,9 @@ AE_VOCAB = ["Diarrhea", "Fever", "Neutropenia", "Febrile neutropenia", "Nausea",
 
 
 def reasoner_pipeline(ctcae_xlsx_path, *, followup=True):
-    """spacy.blank("en") + ct_reasoner (initialized from the CTCAE workbook and the
-    project's synonym table, as tests/test_reasoner.py does) [+ ct_followup, whose
-    check vocabulary is taken from the reasoner's knowledge base]."""
-    from pathlib import Path
+    """spacy.blank("en") + ct_reasoner (CTCAE workbook, synonym table, shipped
+    protocol) [+ ct_followup, whose check vocabulary is taken from the
+    reasoner's knowledge base]: :func:`support.pipelines.reasoner_pipeline`."""
+    from support.pipelines import reasoner_pipeline as build
 
-    from spacy import registry
-
-    import ct_safety_nlp.kb  # noqa: F401  (registers ct.read_ctcae.v1 / ct.read_synonyms.v1)
-
-    repo = Path(__file__).resolve().parents[1]
-    nlp = spacy.blank("en")
-    nlp.add_pipe("ct_reasoner")
-    nlp.get_pipe("ct_reasoner").initialize(
-        lambda: [],
-        nlp=nlp,
-        kb=registry.misc.get("ct.read_ctcae.v1")(str(ctcae_xlsx_path)),
-        synonyms=registry.misc.get("ct.read_synonyms.v1")(str(repo / "assets" / "ctcae_synonyms.json")),
-    )
-    if followup:
-        nlp.add_pipe("ct_followup")
-        nlp.get_pipe("ct_followup").initialize(nlp=nlp)
-    return nlp
+    return build(ctcae_xlsx_path, followup=followup)

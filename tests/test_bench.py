@@ -1,7 +1,6 @@
 """scripts/bench.py on a tiny pipeline: it runs, and its results file holds
 plausible, internally consistent numbers for every requested measurement."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -13,10 +12,9 @@ from bulk_helpers import PY, REPO, blank_ruler_model
 
 
 def _bench_module():
-    spec = importlib.util.spec_from_file_location("ct_bench_script", REPO / "scripts" / "bench.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from scripts import bench
+
+    return bench
 
 
 @pytest.mark.slow  # three subprocesses, each importing spaCy

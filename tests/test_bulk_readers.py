@@ -8,6 +8,8 @@ import os
 
 import pytest
 
+from support.skips import ROOT_ONLY
+
 from bulk_helpers import write_bad_files
 from ct_safety_nlp.bulk.readers import (
     InputError,
@@ -168,7 +170,7 @@ def test_each_bad_kind_becomes_one_item(tmp_path):
             assert "nausea" in item["text"] or "neutropenia" in item["text"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads chmod-000 files; permission errors cannot be provoked")
+@pytest.mark.skipif(os.geteuid() == 0, reason=f"{ROOT_ONLY} root reads chmod-000 files; permission errors cannot be provoked")
 def test_unreadable_file(tmp_path):
     path = tmp_path / "locked.txt"
     path.write_text("nausea")

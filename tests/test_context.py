@@ -121,14 +121,10 @@ def test_bad_offsets():
 
 
 def _measure_script():
-    import importlib.util
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "measure_context.py"
-    spec = importlib.util.spec_from_file_location("measure_context", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from scripts import measure_context
+
+    return measure_context
 
 
 def test_real_phee_sentences(phee_dev_path):
@@ -147,8 +143,16 @@ def test_real_phee_sentences(phee_dev_path):
         assert (result.negated, result.speculated) == (neg, spec)
 
 
+#: the measured counts on PHEE dev, per event (rules: deterministic, so a lost or a new wrong
+#: event is a regression): metrics/context_phee.json["dev.json"], written by
+#: `python scripts/measure_context.py assets/phee/train.json assets/phee/dev.json --output metrics/context_phee.json`
+#: (project.yml): negated 7 of 15 found, 5 false; speculated 80 of 138 found, 30 false
+PHEE_DEV_MEASURED = {"negated": {"gold": 15, "tp": 7, "fp": 5}, "speculated": {"gold": 138, "tp": 80, "fp": 30}}
+
+
 def test_phee_dev_measurement_floor(phee_dev_path):
-    """Regression floor for the figures reported in the README (PHEE dev, per event)."""
+    """Regression floor for the figures reported in the README (PHEE dev, per event): the measured counts."""
     scores = _measure_script().measure(phee_dev_path)
-    assert scores["negated"]["precision"] >= 0.4 and scores["negated"]["recall"] >= 0.4, scores
-    assert scores["speculated"]["precision"] >= 0.55 and scores["speculated"]["recall"] >= 0.45, scores
+    for flag, measured in PHEE_DEV_MEASURED.items():
+        assert scores[flag]["gold"] == measured["gold"], (flag, scores[flag])
+        assert scores[flag]["tp"] >= measured["tp"] and scores[flag]["fp"] <= measured["fp"], (flag, scores[flag])

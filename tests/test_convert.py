@@ -2,7 +2,6 @@
 mentions, alignment and the dev/test split."""
 
 from pathlib import Path
-import importlib.util
 import json
 from collections import Counter
 
@@ -11,9 +10,7 @@ import spacy
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-spec = importlib.util.spec_from_file_location("convert", REPO_ROOT / "scripts" / "convert.py")
-convert = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(convert)
+from scripts import convert  # noqa: E402 - scripts/ is a package on pytest's pythonpath (setup.cfg)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@
   against it; it is skipped only when that package is not installed.
 """
 
+import functools
 import importlib.util
 import os
 import subprocess
@@ -221,6 +222,7 @@ def test_split_response():
 # --------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=None)
 def _ctcae_terms():
     """Every CTCAE v5 term (from the workbook) for the check's vocabulary; the test list if absent."""
     for base in (REPO / "assets", REPO.parent / "shared" / "data"):
@@ -231,8 +233,8 @@ def _ctcae_terms():
             rows = wb[wb.sheetnames[0]].iter_rows(values_only=True)
             next(rows)
             terms = {str(r[2]).strip() for r in rows if r[2] and "other, specify" not in str(r[2]).lower()}
-            return sorted(terms)
-    return AE_VOCAB
+            return tuple(sorted(terms))
+    return tuple(AE_VOCAB)
 
 
 @pytest.fixture(scope="module")
@@ -274,11 +276,67 @@ def _claims(text, vocab):
     }
 
 
+#: Facts about each input written here, not computed by the library: the events a record must
+#: mention (serious or grade >= 3; surfaces a record may use), and events NOT in the input, so a
+#: record stating one has invented it (surfaces as whole words).
+WRITTEN_FACTS = {
+    "v1": {
+        "required": {"Diarrhea": ("diarrhea", "diarrhoea")},
+        "invented": {"vomiting": "Vomiting", "nausea": "Nausea", "anemia": "Anemia", "rash": "Rash",
+                     "fatigue": "Fatigue", "headache": "Headache", "neutropenia": "Neutropenia"},
+    },
+    "serious": {
+        "required": {"Febrile neutropenia": ("febrile neutropenia",)},
+        "invented": {"vomiting": "Vomiting", "diarrhea": "Diarrhea", "diarrhoea": "Diarrhea", "fatigue": "Fatigue",
+                     "headache": "Headache", "alopecia": "Alopecia", "fever": "Fever"},
+    },
+}
+
+
+def _says(text, surface):
+    import re
+
+    return re.search(rf"(?<![a-z]){re.escape(surface)}(?![a-z])", text.lower()) is not None
+
+
+def _check_against_written_facts(case, text, issues):
+    """The check's verdict on ``text`` against WRITTEN_FACTS[case]: each required event the text
+    leaves out is reported missing (and one it names is not); each invented event it names is reported."""
+    facts = WRITTEN_FACTS[case]
+    for term, surfaces in facts["required"].items():
+        missing = f"AE '{term}' of the input is missing"
+        said = any(_says(text, s) for s in surfaces)
+        assert (missing in " ".join(issues)) == (not said), (case, term, said, issues)
+    for surface in facts["invented"]:
+        if _says(text, surface):
+            assert any(f"'{surface}'" in i.lower() and "not in the input" in i for i in issues), (case, surface, issues)
+
+
+@pytest.mark.parametrize("make_doc, case", [(v1_doc, "v1"), (sae_doc, "serious")], ids=["v1", "serious"])
+def test_written_facts_oracle_on_planted_records(make_doc, case):
+    """The oracle itself, on records written here: one that leaves the required event out and
+    invents one, one that is faithful (no real model needed)."""
+    vocab = list(_ctcae_terms())
+    doc = make_doc()
+    facts = build_facts(doc)
+    (term,) = WRITTEN_FACTS[case]["required"]
+    invented = "vomiting" if case == "v1" else "headache"
+    bad = f"Follow-up visit. The patient reported {invented}."
+    issues = check_faithfulness(bad, facts, ae_vocabulary=vocab)
+    assert f"AE '{term}' of the input is missing" in " ".join(issues), issues
+    assert any(f"'{invented}'" in i.lower() and "not in the input" in i for i in issues), issues
+    _check_against_written_facts(case, bad, issues)
+    good = f"Follow-up visit. {term} was reported."
+    issues = check_faithfulness(good, facts, ae_vocabulary=vocab)
+    assert not any("missing" in i for i in issues), issues
+    _check_against_written_facts(case, good, issues)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("make_doc", [v1_doc, sae_doc], ids=["v1", "serious"])
 def test_real_local_model(smollm_server, make_doc):
     """The whole REST path against a real model; its answer is checked, whatever it says."""
-    vocab = _ctcae_terms()
+    vocab = list(_ctcae_terms())
     nlp = spacy.blank("en")
     nlp.add_pipe("llm", config={
         "task": {"@llm_tasks": "ct.FollowUpRecord.v1", "ae_terms": vocab},
@@ -322,6 +380,8 @@ def test_real_local_model(smollm_server, make_doc):
         required = not ae["historical"] and (ae["serious"] or (ae["grade"] or 0) >= 3)
         if required and normalize_term(ae["term"]) not in claims["terms"]:
             assert any(f"AE '{ae['term']}' of the input is missing" in i for i in issues), (ae["term"], issues)
+    # against facts written in this test, not computed by the library: which event is missing, which invented
+    _check_against_written_facts("v1" if make_doc is v1_doc else "serious", text, issues)
     # not vacuous: the same real output with invented facts added is caught, on top of what was found
     planted = text + "\nVomiting grade 2. Oxaliplatin 85 mg/m2 was given."
     planted_issues = check_faithfulness(planted, facts, ae_vocabulary=vocab)

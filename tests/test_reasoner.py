@@ -10,6 +10,7 @@ import spacy
 from spacy import registry
 
 from ct_safety_nlp.reasoner import AE_KEYS, REGIMEN_KEYS
+from support.pipelines import reasoner_pipeline, reasoner_tables
 
 REPO = Path(__file__).resolve().parents[1]
 DONE_WHEN = "On day 15 her platelet count was 22,000/mm3 and she was admitted with febrile neutropenia; she denied vomiting."
@@ -17,27 +18,14 @@ DONE_WHEN = "On day 15 her platelet count was 22,000/mm3 and she was admitted wi
 
 @pytest.fixture(scope="module")
 def init_data(ctcae_xlsx_path):
-    import ct_safety_nlp.kb  # noqa: F401
-    import ct_safety_nlp.protocol  # noqa: F401
-
-    return {
-        "kb": registry.misc.get("ct.read_ctcae.v1")(str(ctcae_xlsx_path)),
-        "synonyms": registry.misc.get("ct.read_synonyms.v1")(str(REPO / "assets" / "ctcae_synonyms.json")),
-        "protocol": registry.misc.get("ct.read_protocol.v1")(str(REPO / "assets" / "protocol_rules.yml")),
-    }
+    return reasoner_tables(ctcae_xlsx_path)
 
 
 def _blank(init_data, protocol=True, ruler_patterns=None):
-    nlp = spacy.blank("en")
-    if ruler_patterns:
-        ruler = nlp.add_pipe("entity_ruler")
-        ruler.add_patterns(ruler_patterns)
-    nlp.add_pipe("ct_reasoner")
     data = dict(init_data)
     if not protocol:
         data.pop("protocol")
-    nlp.get_pipe("ct_reasoner").initialize(lambda: [], nlp=nlp, **data)
-    return nlp
+    return reasoner_pipeline(None, ruler_patterns=ruler_patterns, tables=data, protocol=None)
 
 
 @pytest.fixture(scope="module")
@@ -349,14 +337,62 @@ def test_real_phee_sentences(nlp, phee_dev_path, text, term, negated, speculated
     assert (ae["negated"], ae["speculated"], ae["drugs"]) == (negated, speculated, drugs)
 
 
-def test_eval_set_meets_target(nlp):
-    """The hand-written evaluation set (assets/eval): >= 95% on term, grade, seriousness, negation."""
-    import importlib.util
+#: floors = the measured counts (deterministic rules: any lost example is a regression), from
+#: `spacy project run evaluate-reasoner` (scripts/evaluate_reasoner.py, blank en + ct_reasoner with the
+#: shipped protocol), results in metrics/reasoner_eval.json and metrics/reasoner_eval_heldout.json
+EVAL_FLOORS = {
+    # the set the rules were fixed on: 92/92 AEs right on every field, 0 false positives (metrics/reasoner_eval.json)
+    "reasoner_eval.jsonl": {"sentences": 78, "expected_aes": 92, "correct": 92, "false_positives": 0},
+    # held out, written after the rules and scored once: 33/34 on every field (the miss is a mention not found),
+    # 1 false positive (metrics/reasoner_eval_heldout.json)
+    "reasoner_eval_heldout.jsonl": {"sentences": 30, "expected_aes": 34, "correct": 33, "false_positives": 1},
+}
 
-    spec = importlib.util.spec_from_file_location("evaluate_reasoner", REPO / "scripts" / "evaluate_reasoner.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    result = module.score(nlp, module.load_eval(REPO / "assets" / "eval" / "reasoner_eval.jsonl"))
-    assert result["sentences"] >= 60
-    for field in ("term", "grade", "serious", "negated"):
-        assert result["accuracy"][field] >= 0.95, (field, result["accuracy"], result["errors"][:10])
+
+@pytest.mark.parametrize("name", sorted(EVAL_FLOORS))
+def test_eval_sets_keep_their_measured_scores(nlp, name):
+    """The hand-written evaluation sets (assets/eval), each held to its own measured score."""
+    from scripts import evaluate_reasoner as module
+
+    floor = EVAL_FLOORS[name]
+    result = module.score(nlp, module.load_eval(REPO / "assets" / "eval" / name))
+    assert (result["sentences"], result["expected_aes"]) == (floor["sentences"], floor["expected_aes"])
+    for field in module.FIELDS:
+        assert result["correct"][field] >= floor["correct"], (field, result["correct"], result["errors"][:10])
+    assert result["false_positives"] <= floor["false_positives"], result["unexpected"]
+    assert result["false_positives"] == len(result["unexpected"]) == result["unexpected_predictions"]
+    assert result["mention_precision"] == result["found"] / (result["found"] + result["false_positives"])
+
+
+def test_scorer_counts_false_positives_and_misses():
+    """The scorer itself, on a fake pipeline whose output is written here: one right AE,
+    one missed, one invented."""
+    from spacy.tokens import Doc
+
+    from ct_safety_nlp.extensions import register_extensions
+    from scripts import evaluate_reasoner as module
+
+    register_extensions()
+    text = "Grade 3 nausea and vomiting; also a headache."
+    items = [{"id": "x", "text": text, "aes": [
+        {"text": "nausea", "term": "Nausea", "grade": 3, "serious": False, "criteria": [], "negated": False,
+         "speculated": False, "historical": False},
+        {"text": "vomiting", "term": "Vomiting", "grade": None, "serious": False, "criteria": [], "negated": False,
+         "speculated": False, "historical": False},
+    ]}]
+
+    def ae(start, end, term, grade):
+        return {"text": text[start:end], "start_char": start, "end_char": end, "ctcae_term": term, "grade": grade,
+                "serious": False, "seriousness_criteria": [], "negated": False, "speculated": False, "historical": False}
+
+    class Fake:
+        def pipe(self, texts):
+            for t in texts:
+                doc = Doc(spacy.blank("en").vocab, words=t.split())
+                doc._.ct_adverse_events = [ae(8, 14, "Nausea", 3), ae(36, 44, "Headache", None)]
+                yield doc
+
+    result = module.score(Fake(), items)
+    assert (result["expected_aes"], result["found"], result["false_positives"]) == (2, 1, 1)
+    assert result["mention_recall"] == 0.5 and result["mention_precision"] == 0.5
+    assert result["correct"]["term"] == 1 and result["unexpected"][0]["ctcae_term"] == "Headache"

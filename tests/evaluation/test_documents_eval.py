@@ -231,14 +231,12 @@ def test_script_scores_three_documents_with_the_rules_pipeline(tmp_path, ctcae_x
 
 def _cli(*args):
     """The script's command run in this process (its exit codes without a new interpreter)."""
-    import importlib.util
 
     import typer
     from typer.testing import CliRunner
 
-    spec = importlib.util.spec_from_file_location("evaluate_documents", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    from scripts import evaluate_documents as module
+
     app = typer.Typer()
     app.command()(module.main)
     return CliRunner().invoke(app, list(args))

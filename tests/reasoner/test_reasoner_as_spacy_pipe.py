@@ -15,6 +15,7 @@ import ct_safety_nlp.kb  # noqa: F401 - registers the readers
 import ct_safety_nlp.protocol  # noqa: F401
 from ct_safety_nlp.protocol import ProtocolError
 from ct_safety_nlp.reasoner.tables import TABLE_FILES
+from support.pipelines import reasoner_pipeline, reasoner_tables
 
 REPO = Path(__file__).resolve().parents[2]
 TEXT = "Grade 3 diarrhoea after irinotecan 180 mg/m2; severe nausea; K 6.3 mmol/L. She denied vomiting."
@@ -22,20 +23,11 @@ TEXT = "Grade 3 diarrhoea after irinotecan 180 mg/m2; severe nausea; K 6.3 mmol/
 
 @pytest.fixture(scope="module")
 def init_data(ctcae_xlsx_path):
-    return {
-        "kb": registry.misc.get("ct.read_ctcae.v1")(str(ctcae_xlsx_path)),
-        "synonyms": registry.misc.get("ct.read_synonyms.v1")(str(REPO / "assets" / "ctcae_synonyms.json")),
-        "protocol": registry.misc.get("ct.read_protocol.v1")(str(REPO / "assets" / "protocol_rules.yml")),
-    }
+    return reasoner_tables(ctcae_xlsx_path)
 
 
 def _pipeline(init_data, **tables):
-    nlp = spacy.blank("en")
-    nlp.add_pipe("ct_reasoner")
-    nlp.add_pipe("ct_followup")
-    nlp.get_pipe("ct_reasoner").initialize(lambda: [], nlp=nlp, **{**init_data, **tables})
-    nlp.get_pipe("ct_followup").initialize(lambda: [], nlp=nlp)
-    return nlp
+    return reasoner_pipeline(None, tables={**init_data, **tables}, followup=True)
 
 
 @pytest.fixture(scope="module")

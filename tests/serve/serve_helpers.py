@@ -66,23 +66,11 @@ def ruler_patterns() -> List[dict]:
 
 def build_pipeline(ctcae_xlsx_path):
     """spacy.blank("en") + entity_ruler (DRUG, DOSE) + ct_reasoner (CTCAE
-    workbook + the project's synonym table) + ct_followup."""
-    import spacy
-    from spacy import registry
+    workbook, the project's synonym table, the shipped protocol) + ct_followup."""
+    from support.pipelines import reasoner_pipeline
 
-    import ct_safety_nlp.kb  # noqa: F401 - registers ct.read_ctcae.v1 / ct.read_synonyms.v1
-
-    nlp = spacy.blank("en", meta={"name": "serve_test", "version": "0.0.1"})
-    nlp.add_pipe("entity_ruler").add_patterns(ruler_patterns())
-    nlp.add_pipe("ct_reasoner")
-    nlp.get_pipe("ct_reasoner").initialize(
-        lambda: [],
-        nlp=nlp,
-        kb=registry.misc.get("ct.read_ctcae.v1")(str(ctcae_xlsx_path)),
-        synonyms=registry.misc.get("ct.read_synonyms.v1")(str(REPO / "assets" / "ctcae_synonyms.json")),
-    )
-    nlp.add_pipe("ct_followup")
-    nlp.get_pipe("ct_followup").initialize(nlp=nlp)
+    nlp = reasoner_pipeline(ctcae_xlsx_path, ruler_patterns=ruler_patterns(), followup=True)
+    nlp.meta.update({"name": "serve_test", "version": "0.0.1"})
     return nlp
 
 

@@ -29,10 +29,8 @@ def chromium_or_skip() -> str:
     path = find_chromium()
     if path:
         return path
-    reason = "Debian's chromium is not installed (apt-get install chromium; .ci/run installs it)"
-    if os.environ.get("CI"):
-        pytest.fail(reason + ": under CI the browser test must run")
-    pytest.skip(reason)
+    # with CI set, tests/conftest.py turns this skip into a failure
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium; .ci/run installs it)")
 
 
 @pytest.fixture(scope="module")

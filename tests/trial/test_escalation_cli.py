@@ -16,8 +16,7 @@ from typer.testing import CliRunner
 
 from ct_safety_nlp.cli.trial import build_app
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bulk_helpers import reasoner_model  # noqa: E402
+from bulk_helpers import reasoner_model  # noqa: E402 - tests/ is on pytest's pythonpath (setup.cfg)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "escalation"
 NOTES = FIXTURES / "dlt_notes"

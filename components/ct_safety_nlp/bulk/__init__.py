@@ -18,8 +18,12 @@ Ray only inside the Ray engine.
 
 #: Exit codes of ``en-clinical-trials annotate`` (the README documents them).
 EXIT_OK = 0
-EXIT_DOC_ERRORS = 3
+#: an unexpected Python exception (Python's own status for an uncaught one)
+EXIT_CRASH = 1
 EXIT_USAGE = 2
+EXIT_DOC_ERRORS = 3
+#: the output folder could not be written part-way (disk full, made read-only)
+EXIT_WRITE_FAILED = 4
 EXIT_INTERRUPTED = 130
 
-__all__ = ["EXIT_OK", "EXIT_DOC_ERRORS", "EXIT_USAGE", "EXIT_INTERRUPTED"]
+__all__ = ["EXIT_OK", "EXIT_CRASH", "EXIT_USAGE", "EXIT_DOC_ERRORS", "EXIT_WRITE_FAILED", "EXIT_INTERRUPTED"]

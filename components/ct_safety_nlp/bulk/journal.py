@@ -43,6 +43,12 @@ class OutputError(ValueError):
     """The output directory cannot be used as asked (exit status 2)."""
 
 
+class OutputWriteError(OSError):
+    """Writing the journal failed part-way (disk full, folder made read-only;
+    exit status 4). What was committed before is on disk; ``--resume`` goes on
+    once the cause is fixed."""
+
+
 def _encode_line(line: str) -> bytes:
     try:
         return (line + "\n").encode("utf-8")
@@ -101,8 +107,11 @@ class OutputDir:
 
     def open(self, *, resume: bool, overwrite: bool, manifest: Dict[str, Any]) -> Set[str]:
         """Prepare DIR and return the ids already done (empty unless resuming)."""
-        os.makedirs(self.path, exist_ok=True)
-        self._take_lock()
+        try:
+            os.makedirs(self.path, exist_ok=True)
+            self._take_lock()
+        except OSError as err:
+            raise OutputError(f"cannot write to output directory {self.path}: {err.strerror or err}") from None
         has_results = any(
             os.path.exists(p) and os.path.getsize(p) > 0 for p in (self.docs_path, self.errors_path)
         )
@@ -120,10 +129,14 @@ class OutputDir:
         done: Set[str] = set()
         if resume:
             self._check_manifest(manifest)
-            done = self._recover()
-        self._write_manifest(manifest, status="running")
-        self._docs = open(self.docs_path, "ab")
-        self._errors = open(self.errors_path, "ab")
+        try:
+            if resume:
+                done = self._recover()
+            self._write_manifest(manifest, status="running")
+            self._docs = open(self.docs_path, "ab")
+            self._errors = open(self.errors_path, "ab")
+        except OSError as err:
+            raise OutputError(f"cannot write to output directory {self.path}: {err.strerror or err}") from None
         return done
 
     def _take_lock(self) -> None:
@@ -205,12 +218,16 @@ class OutputDir:
     # -- writing -----------------------------------------------------------
 
     def commit(self, doc_lines: List[str], error_lines: List[str]) -> None:
-        """Append one batch durably (write, flush, fsync)."""
+        """Append one batch durably (write, flush, fsync); OutputWriteError
+        (naming the file) when the disk is full or the file cannot be written."""
         for fh, lines in ((self._docs, doc_lines), (self._errors, error_lines)):
             if lines:
-                fh.write(b"".join(_encode_line(line) for line in lines))
-                fh.flush()
-                os.fsync(fh.fileno())
+                try:
+                    fh.write(b"".join(_encode_line(line) for line in lines))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                except OSError as err:
+                    raise OutputWriteError(err.errno, f"cannot write {fh.name}: {err.strerror or err}") from None
         self.n_docs += len(doc_lines)
         self.n_errors += len(error_lines)
 
@@ -227,11 +244,21 @@ class OutputDir:
             os.rmdir(path)
 
     def close(self, status: str, manifest: Dict[str, Any]) -> None:
+        """Close the files and record ``status`` in run.json; after a failed
+        write (status "write-failed") a second failure here is not raised."""
         for fh in (self._docs, self._errors):
             if fh is not None:
-                fh.close()
+                try:
+                    fh.close()
+                except OSError:
+                    if status != "write-failed":
+                        raise
         self._docs = self._errors = None
-        self._write_manifest(manifest, status=status)
+        try:
+            self._write_manifest(manifest, status=status)
+        except OSError:
+            if status != "write-failed":
+                raise
         if self._lock is not None:
             self._lock.close()
             self._lock = None

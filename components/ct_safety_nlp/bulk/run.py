@@ -6,11 +6,14 @@ Exit codes (:mod:`ct_safety_nlp.bulk`):
 * 1 - the command crashed (an unexpected Python exception; committed work is
   kept, so ``--resume`` continues after the cause is fixed);
 * 2 - nothing (more) was processed: bad arguments, inputs that do not exist,
-  a model that does not load, an output directory that is in use or holds
-  another run's results;
+  a model that does not load, an output directory that is in use (another
+  run holds its lock), holds another run's results or cannot be written;
 * 3 - the run finished, but some documents are in ``errors.jsonl``
   (deliberately not 1, so scripts can tell "finished with bad documents"
   from "crashed");
+* 4 - the output directory could not be written part-way (disk full, made
+  read-only); what was committed is kept, ``--resume`` continues once there
+  is room;
 * 130 - interrupted (Ctrl-C / SIGTERM); what was committed is kept, continue
   with ``--resume``.
 """
@@ -26,8 +29,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Sequence, TextIO
 
-from . import EXIT_DOC_ERRORS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from .journal import OutputDir, OutputError
+from . import EXIT_DOC_ERRORS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_WRITE_FAILED
+from .journal import OutputDir, OutputError, OutputWriteError
 from .readers import ALL_FORMATS, DEFAULT_MAX_BYTES, ROW_FORMATS, InputError, discover, read_ref
 from .usercode import import_code
 
@@ -143,8 +146,10 @@ def _pending(refs: List[Dict[str, Any]], done: set) -> tuple:
     return pending, skip
 
 
-class _Interrupted(Exception):
-    pass
+class _Interrupted(BaseException):
+    """SIGTERM, raised in the main thread. A BaseException like
+    KeyboardInterrupt, so that the engine's per-document isolation (which
+    catches Exception) does not take it for a failing component and go on."""
 
 
 def annotate(opts: AnnotateOptions, stream: Optional[TextIO] = None) -> int:
@@ -182,7 +187,13 @@ def annotate(opts: AnnotateOptions, stream: Optional[TextIO] = None) -> int:
     t_proc = time.monotonic()
     status, run_words = _commit(results, out, done, sizes, progress, opts, t0)
     proc_s = time.monotonic() - t_proc
-    out.close(status, manifest)
+    out.close(status if isinstance(status, str) else "write-failed", manifest)
+    if isinstance(status, OutputWriteError):
+        stream.write(
+            f"error: {status.strerror}; {progress.docs} documents and {progress.errors} errors of this run were saved "
+            f"in {out.path} before it; free space (or fix the folder), then continue with --resume\n"
+        )
+        return EXIT_WRITE_FAILED
     if status == "interrupted":
         stream.write(
             f"interrupted: {progress.docs} documents and {progress.errors} errors of this run are saved in {out.path}; "
@@ -241,7 +252,7 @@ def _results(opts: AnnotateOptions, nlp, pending, skip_rows, done, batch_size):
 
 def _commit(results, out: OutputDir, done: set, sizes: Dict[str, int], progress, opts: AnnotateOptions, t0: float):
     """Write each batch of results to the journal (never an id twice); returns
-    (status "complete" | "interrupted", words of this run)."""
+    (status "complete" | "interrupted" | the OutputWriteError, words of this run)."""
     from .records import dumps
 
     def on_term(signum, frame):
@@ -279,6 +290,8 @@ def _commit(results, out: OutputDir, done: set, sizes: Dict[str, int], progress,
             progress.update(len(doc_lines), len(err_lines), words, bytes_done)
     except (KeyboardInterrupt, _Interrupted):
         status = "interrupted"
+    except OutputWriteError as err:
+        status = err
     finally:
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)

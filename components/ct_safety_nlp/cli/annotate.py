@@ -52,7 +52,8 @@ def annotate_command(
     Every input document ends up exactly once in docs.jsonl or errors.jsonl, also
     after a crash and --resume. Exit status: 0 all documents annotated, 3 finished
     with some documents in errors.jsonl, 2 bad arguments / model / output
-    directory, 1 crashed, 130 interrupted (continue with --resume).
+    directory, 1 crashed, 4 output could not be written part-way (disk full),
+    130 interrupted (continue with --resume).
     """
     from ..bulk.run import AnnotateOptions, annotate
 
