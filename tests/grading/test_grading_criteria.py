@@ -1,15 +1,11 @@
 """Tests of ct_safety_nlp.grading.criteria (the grade texts' criteria) and of
 their place in the reasoner's precedence; bands tested on both sides."""
 
-from pathlib import Path
-
 import pytest
-import spacy
 from spacy.util import registry
 
 from ct_safety_nlp.grading import criteria_grade
-
-REPO = Path(__file__).resolve().parents[2]
+from support.pipelines import reasoner_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -22,15 +18,7 @@ def kb_terms(ctcae_xlsx_path):
 
 @pytest.fixture(scope="module")
 def nlp(ctcae_xlsx_path):
-    nlp = spacy.blank("en")
-    nlp.add_pipe("ct_reasoner")
-    nlp.get_pipe("ct_reasoner").initialize(
-        lambda: [],
-        nlp=nlp,
-        kb=registry.misc.get("ct.read_ctcae.v1")(str(ctcae_xlsx_path)),
-        synonyms=registry.misc.get("ct.read_synonyms.v1")(str(REPO / "assets" / "ctcae_synonyms.json")),
-    )
-    return nlp
+    return reasoner_pipeline(ctcae_xlsx_path, protocol=None)
 
 
 @pytest.mark.parametrize(

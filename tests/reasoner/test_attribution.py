@@ -1,31 +1,16 @@
 """Tests of ct_safety_nlp.reasoner.attribution (suspect drugs from the document's
 structure) and of the drug vocabulary's regimen acronyms and product codes."""
 
-from pathlib import Path
-
 import pytest
-import spacy
 from spacy.util import registry
 
 from ct_safety_nlp.text import default_drug_vocabulary
-
-REPO = Path(__file__).resolve().parents[2]
+from support.pipelines import reasoner_pipeline
 
 
 @pytest.fixture(scope="module")
 def nlp(ctcae_xlsx_path):
-    import ct_safety_nlp.kb  # noqa: F401
-    import ct_safety_nlp.protocol  # noqa: F401
-
-    nlp = spacy.blank("en")
-    nlp.add_pipe("ct_reasoner")
-    nlp.get_pipe("ct_reasoner").initialize(
-        lambda: [],
-        nlp=nlp,
-        kb=registry.misc.get("ct.read_ctcae.v1")(str(ctcae_xlsx_path)),
-        synonyms=registry.misc.get("ct.read_synonyms.v1")(str(REPO / "assets" / "ctcae_synonyms.json")),
-    )
-    return nlp
+    return reasoner_pipeline(ctcae_xlsx_path, protocol=None)
 
 
 def _drugs(nlp, text):
