@@ -76,6 +76,11 @@ def ctcae_xlsx_path() -> Path:
     return _data_file("ctcae", "CTCAE_v5.0.xlsx")
 
 
+@pytest.fixture(scope="session")
+def ctcae_v6_xlsx_path() -> Path:
+    return _data_file("ctcae", "CTCAE_v6.0.xlsx")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield

@@ -91,7 +91,7 @@ def test_evaluate_script_writes_per_label_tables(tmp_path, trained_transformer, 
 
 
 @pytest.fixture(scope="session")
-def project_copy(tmp_path_factory, phee_train_path, phee_dev_path, ctcae_xlsx_path):
+def project_copy(tmp_path_factory, phee_train_path, phee_dev_path, ctcae_xlsx_path, ctcae_v6_xlsx_path):
     """The repo's tracked files in a temp folder, with small real slices of PHEE as assets."""
     root = tmp_path_factory.mktemp("project")
     files = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.split()
@@ -108,6 +108,7 @@ def project_copy(tmp_path_factory, phee_train_path, phee_dev_path, ctcae_xlsx_pa
         lines = src.read_text(encoding="utf8").splitlines(keepends=True)[:n]
         (root / "assets" / "phee" / src.name).write_text("".join(lines), encoding="utf8")
     shutil.copy2(ctcae_xlsx_path, root / "assets" / "ctcae" / "CTCAE_v5.0.xlsx")
+    shutil.copy2(ctcae_v6_xlsx_path, root / "assets" / "ctcae" / "CTCAE_v6.0.xlsx")
     return root
 
 

@@ -61,8 +61,8 @@ class CTTestFatal(BaseException):
     standing in for a bug outside the components' error handling."""
 
 
-@Language.component("ct_test_slow")
-def ct_test_slow(doc):
+@Language.component("ct_test_faults_slow")
+def ct_test_faults_slow(doc):
     time.sleep(float(os.environ.get("CT_TEST_DELAY", "0")))
     hold = os.environ.get("CT_TEST_HOLD")  # a file: wait on the 4th document until it exists
     if hold and doc.text == "{SENTENCES[3]}":
@@ -95,7 +95,7 @@ def model(ctcae_xlsx_path):
     """(model dir, --code file): blank + entity_ruler (drugs) + the test
     components + ct_reasoner with the shipped protocol."""
     return saved_reasoner_pipeline(
-        str(ctcae_xlsx_path), code=TEST_COMPONENTS, before_reasoner=("ct_test_slow", "ct_test_fault"),
+        str(ctcae_xlsx_path), code=TEST_COMPONENTS, before_reasoner=("ct_test_faults_slow", "ct_test_fault"),
         ruler_patterns=(("DRUG", "cisplatin"), ("DRUG", "paclitaxel"), ("DRUG", "carboplatin")),
     )
 
