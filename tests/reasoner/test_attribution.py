@@ -62,8 +62,14 @@ def test_no_drug_from_the_document(nlp, text, term):
 def test_each_document_link_says_where_it_came_from(nlp):
     doc = nlp("Regimen: mFOLFOX6 q2w.\nGrade 2 nausea on day 3.")
     (ae,) = [a for a in doc._.ct_adverse_events if a["ctcae_term"] == "Nausea"]
-    assert ae["drugs"] == ["mFOLFOX6"]
+    assert ae["drugs"] == ["mFOLFOX6"] and ae["drug_basis"] == "document"
     assert any("before its first AE" in line for line in ae["evidence"])
+    later = next(a for a in nlp("Grade 3 nausea. Attributed to cisplatin.")._.ct_adverse_events if a["ctcae_term"] == "Nausea")
+    assert later["drug_basis"] == "later sentence"
+    own = next(a for a in nlp("Grade 3 nausea after cisplatin.")._.ct_adverse_events if a["ctcae_term"] == "Nausea")
+    assert own["drug_basis"] == "sentence"
+    none = next(a for a in nlp("Grade 3 nausea.")._.ct_adverse_events if a["ctcae_term"] == "Nausea")
+    assert none["drugs"] == [] and none["drug_basis"] is None
     assert any(line.startswith("drug link: mFOLFOX6 = fluorouracil, leucovorin, oxaliplatin") for line in ae["evidence"])
 
 

@@ -100,6 +100,25 @@ def test_relatedness_key_from_other_issues_counts():
 
 
 @pytest.mark.parametrize(
+    "fields,related",
+    [
+        ({"drugs": ["paclitaxel"]}, True),  # an older record: a linked drug
+        ({"drugs": ["paclitaxel"], "drug_basis": "sentence"}, True),
+        ({"drugs": ["paclitaxel"], "drug_basis": "later sentence"}, True),
+        ({"drugs": ["paclitaxel"], "drug_basis": "document"}, False),  # the stated treatment: a suspect, not an attribution
+        ({"drugs": ["paclitaxel"], "drug_basis": "document", "relatedness": "related"}, True),
+        ({"drugs": ["paclitaxel"], "drug_basis": "sentence", "relatedness": "not related"}, False),
+        ({"drugs": ["paclitaxel"], "relatedness": "unlikely related"}, False),
+        ({"drugs": [], "relatedness": None}, False),
+    ],
+)
+def test_related_from_relatedness_then_the_drug_link(fields, related):
+    t = "Grade 1 rash."
+    (e,), _, _ = run([doc(1, date(2024, 1, 15), t, [ae("rash", t, "Rash maculo-papular", 1, **fields)])])
+    assert e.related is related
+
+
+@pytest.mark.parametrize(
     "text,expected",
     [
         ("Grade 3 neutropenia; the dose was held.", "DRUG INTERRUPTED"),
