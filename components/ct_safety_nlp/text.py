@@ -408,17 +408,18 @@ def _acronym_key(name: str, table: Dict[str, Any]) -> str:
 
 
 def _acronym_patterns(table: Dict[str, List[str]]) -> List[Pattern]:
-    """One pattern per acronym, longest first. Names in capitals match in capitals
-    only; names of four or more capitals also with a leading "m" ("modified") and a
-    trailing cycle number ("mFOLFOX6", "R-CHOP-21")."""
-    out = []
+    """One pattern for all acronyms (one scan per text), longest name first at each
+    position. Names in capitals match in capitals only; names of four or more
+    capitals also with a leading "m" ("modified") and a trailing cycle number
+    ("mFOLFOX6", "R-CHOP-21")."""
+    alternatives = []
     for name in sorted(table, key=len, reverse=True):
         body = re.escape(name)
         capitals = name == name.upper() and any(c.isalpha() for c in name)
         if capitals and sum(c.isalpha() for c in name) >= 4:
             body = f"m?{body}(?:-?\\d{{1,2}})?"
-        out.append(re.compile(rf"(?<![\w-]){body}(?![\w])", 0 if capitals else re.I))
-    return out
+        alternatives.append(body if capitals else f"(?i:{body})")
+    return [re.compile(rf"(?<![\w-])(?:{'|'.join(alternatives)})(?![\w])")] if alternatives else []
 
 
 @functools.lru_cache(maxsize=1)
