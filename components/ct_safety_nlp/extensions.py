@@ -13,6 +13,7 @@ from spacy.tokens import Doc
 DOC_EXTENSIONS = {
     "ct_adverse_events": "list of AE dicts written by ct_reasoner",
     "ct_regimens": "list of regimen dicts written by ct_reasoner",
+    "ct_ae_rejected": "list of the model's AE spans ct_reasoner did not make AE records (no CTCAE term, no event named), each with its reason",
     "ct_context": "visit context dict given by the caller (patient, trial, visit, drug, dose)",
     "ct_followup": "follow-up record dict written by ct_followup",
     "ct_followup_issues": "list of faithfulness violations found in ct_followup",

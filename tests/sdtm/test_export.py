@@ -73,8 +73,9 @@ def test_crf_comment_gives_one_row(tmp_path, nlp):
     assert qvals.get("AEPRACT", "") != row["AEACN"]
     # C1D6 is study day 6, the visit's own day: the start date; no end date is stated
     assert (row["AESTDTC"], row["AEENDTC"]) == ("2024-03-11", "")
-    # "IV fluids" is a candidate without a CTCAE term or an AE head noun
-    assert [e["AETERM"] for e in excluded] == ["IV fluids"] and "no CTCAE term" in excluded[0]["REASON"]
+    # "IV fluids" (a model span here) names a treatment: ct_reasoner rejects it, the export lists it once
+    assert [e["AETERM"] for e in excluded] == ["IV fluids"] and "names a treatment" in excluded[0]["REASON"]
+    assert excluded[0]["AE_INDEX"] == ""
     assert counts["sdtm_rows"] == 1 and counts["sdtm_excluded"] == 1
     assert counts["sdtm_check"]["errors"] == 0 and check_ae_file(str(tmp_path / "ae_sdtm.csv")) == []
 

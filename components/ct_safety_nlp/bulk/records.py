@@ -13,6 +13,8 @@ A docs.jsonl record (one JSON object per line)::
     spans           {key: [{start_char, end_char, label, text, score?}]}
     adverse_events  doc._.ct_adverse_events, or [] when the pipeline has no
                     ct_reasoner (any spaCy pipeline works)
+    ae_rejected     doc._.ct_ae_rejected (the model's AE spans ct_reasoner did
+                    not make AE records, each with its reason), or []
     regimens        doc._.ct_regimens, or []
     responses       doc._.ct_responses (tumour-response assessments of
                     ct_efficacy), or [] when the pipeline has no ct_efficacy
@@ -80,6 +82,7 @@ def doc_record(doc, item: Dict[str, Any], include_text: bool = True) -> Dict[str
     ]
     record["spans"] = spans
     record["adverse_events"] = _ext_list(doc, "ct_adverse_events")
+    record["ae_rejected"] = _ext_list(doc, "ct_ae_rejected")
     record["regimens"] = _ext_list(doc, "ct_regimens")
     record["responses"] = _ext_list(doc, "ct_responses")
     record["meta"] = item.get("meta")

@@ -7,8 +7,10 @@ terms and synonyms, lab values, so a blank pipeline works. Sentences come
 from the Doc when a parser / senter set them, else from the text rules'
 splitter.
 
-Writes ``doc._.ct_adverse_events`` (keys :data:`AE_KEYS`) and
-``doc._.ct_regimens`` (keys :data:`REGIMEN_KEYS`).
+Writes ``doc._.ct_adverse_events`` (keys :data:`AE_KEYS`),
+``doc._.ct_regimens`` (keys :data:`REGIMEN_KEYS`) and ``doc._.ct_ae_rejected``
+(the model's AE spans that name no CTCAE term and no event, each with its
+reason: kept, never silently dropped).
 
 Knowledge: every table arrives at :meth:`CtReasoner.initialize` (the
 config's ``[initialize.components.ct_reasoner]``; a table left out is the
@@ -43,6 +45,7 @@ from ..grading import GradingRules, LabRules
 from ..kb import CtcaeKB, SentenceEncoder, TermRules
 from ..protocol import check_protocol_terms, check_protocol_version, validate_protocol
 from ..regimens import RegimenRules
+from ..sdtm.terminology import HeadNouns
 from ..seriousness import SeriousnessRules
 from ..text import DrugVocabulary, TextRules, clause_spans
 from .doc_regimens import REGIMEN_KEYS, doc_regimens, drugs_by_sentence
@@ -65,12 +68,13 @@ SHIPPED = {
     "seriousness_rules": ("ct.read_seriousness_rules.v1", "seriousness.yml"),
     "regimen_rules": ("ct.read_regimen_rules.v1", "regimens.yml"),
     "course_rules": ("ct.read_ae_course.v1", "ae_course.yml"),
+    "ae_head_nouns": ("ct.read_ae_head_nouns.v1", "ae_head_nouns.yml"),
 }
 
 
 @Language.factory(
     "ct_reasoner",
-    assigns=["doc._.ct_adverse_events", "doc._.ct_regimens"],
+    assigns=["doc._.ct_adverse_events", "doc._.ct_regimens", "doc._.ct_ae_rejected"],
     default_config={
         "ae_labels": ["ADVERSE_EVENT"],
         "spans_key": "sc",
@@ -175,6 +179,7 @@ class CtReasoner(Pipe):
         seriousness_rules: Optional[Dict[str, Any]] = None,
         regimen_rules: Optional[Dict[str, Any]] = None,
         course_rules: Optional[Dict[str, Any]] = None,
+        ae_head_nouns: Optional[Dict[str, Any]] = None,
         fallback: Optional[str] = None,
         fallback_threshold: Optional[float] = None,
         kb_v6: Optional[Dict[str, Any]] = None,
@@ -206,7 +211,7 @@ class CtReasoner(Pipe):
         given = {
             "text_rules": text_rules, "drug_vocabulary": drug_vocabulary, "term_rules": term_rules, "lab_rules": lab_rules,
             "grading_rules": grading_rules, "context_rules": context_rules, "seriousness_rules": seriousness_rules,
-            "regimen_rules": regimen_rules, "course_rules": course_rules,
+            "regimen_rules": regimen_rules, "course_rules": course_rules, "ae_head_nouns": ae_head_nouns,
         }
         data = {}
         for key, value in given.items():
@@ -249,6 +254,7 @@ class CtReasoner(Pipe):
             lab_rules_v6=labs_v6,
             mapping=mapping,
             course=CourseRules(data["course_rules"]),
+            head_nouns=HeadNouns(data["ae_head_nouns"]),
         )
         self.tables = self.stored.for_version(self.ctcae_version, self.name)
 
@@ -362,7 +368,11 @@ class CtReasoner(Pipe):
         sentences = self._sentences(doc, tables)
         labs = tables_lab_findings(text, tables) if self.use_lab_mentions else []
         model_spans = choose_model_spans(candidates, tables.kb)
-        mentions = resolve_mentions(text, tables.kb, model_spans, labs, sentences, use_kb_mentions=self.use_kb_mentions)
+        rejected: List[Dict[str, Any]] = []
+        mentions = resolve_mentions(
+            text, tables.kb, model_spans, labs, sentences, use_kb_mentions=self.use_kb_mentions,
+            head_nouns=tables.head_nouns, rejected=rejected,
+        )
         drugs = drugs_by_sentence(doc, ents, sentences, self.spans_key, self.drug_rule, tables)
         events = []
         for sent in sentences:
@@ -379,6 +389,7 @@ class CtReasoner(Pipe):
         spell_out_regimens(events, tables)
         grade_from_other_mentions(text, events)
         doc._.ct_adverse_events = events
+        doc._.ct_ae_rejected = rejected
         doc._.ct_regimens = doc_regimens(doc, ents, sentences, self.drug_rule, tables)
         return doc
 

@@ -5,12 +5,17 @@ values found in the text.
   span-group spans that overlap none of them, with their spancat scores).
 * :func:`choose_model_spans`: one span per cluster of overlapping span-group
   spans (the one the KB normalises, then the highest score, then the shortest).
-* :func:`resolve_mentions`: model spans first; a CTCAE mention found in the
-  text that overlaps a model span is merged into it (the model's text is kept
-  and normalised, unless the model span is only part of the CTCAE mention or
-  names nothing the KB knows: then the CTCAE mention's extent and term are
-  taken); then the remaining CTCAE mentions; a mention that merely names a lab
-  test within normal limits is dropped.
+* :func:`resolve_mentions`: model spans first. A model span holding two or
+  more CTCAE mentions (a list: "flushing, chills and hypotension") becomes one
+  mention per CTCAE mention. A CTCAE mention found in the text that overlaps a
+  model span is merged into it (the model's text is kept and normalised,
+  unless the model span is only part of the CTCAE mention or names nothing the
+  KB knows: then the CTCAE mention's extent and term are taken; when the span's
+  own look-up is only a guess and differs from the one CTCAE mention inside it,
+  that mention's term is taken). Then the remaining CTCAE mentions; a mention
+  that merely names a lab test within normal limits is dropped; a model span
+  left with no term that names no event ("Adverse reactions", "IV fluids":
+  the AE head nouns table) is rejected, with its reason.
 * :func:`attach_labs`: a lab value that grades >= 1 joins an AE mention of the
   same CTCAE term in its sentence (overlapping, in the same clause, or within
   60 characters), else a model span over it that the KB could not name, else
@@ -20,15 +25,19 @@ values found in the text.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..grading import LabFinding
 from ..kb import CtcaeKB, TermMatch
+from ..sdtm.terminology import HeadNouns
 from ..text import clause_spans
 
 __all__ = ["Mention", "ModelSpan", "SpanCandidates", "attach_labs", "choose_model_spans", "resolve_mentions", "span_candidates"]
 
 Offsets = Tuple[int, int]
+
+#: look-up methods that read a CTCAE term or synonym off the text (the others guess)
+STRONG_METHODS = ("exact", "synonym", "lemma")
 
 
 @dataclass(frozen=True, order=True)
@@ -129,17 +138,36 @@ def resolve_mentions(
     sentences: Sequence[Offsets],
     *,
     use_kb_mentions: bool = True,
+    head_nouns: Optional[HeadNouns] = None,
+    rejected: Optional[List[Dict[str, Any]]] = None,
 ) -> List[Mention]:
-    """The AE mentions of ``text`` (see the module docstring), in text order."""
+    """The AE mentions of ``text`` (see the module docstring), in text order.
+    With ``head_nouns``, a model span left with no CTCAE term that names no
+    event (:meth:`HeadNouns.not_an_event`) is no mention: it is appended to
+    ``rejected`` (a JSON-safe dict with its offsets, text, label and reason)."""
     mentions: List[Mention] = []
     kb_mentions = kb.find_mentions(text) if use_kb_mentions else []
     absorbed = set()  # KB mentions merged into a model span
     for span in model_spans:
         start, end, span_text = span.start, span.end, span.text
         overlapping = [k for k in kb_mentions if k.start_char < end and start < k.end_char]
+        inside = [k for k in overlapping if start <= k.start_char and k.end_char <= end]
+        evidence = [f"mention: model span {span.label} '{span_text}'"]
+        if len(inside) >= 2:
+            # a list in one span ("flushing, chills and hypotension"): one mention per
+            # CTCAE term or synonym, each with its own extent (so its own grade and context)
+            absorbed.update(id(x) for x in overlapping)
+            for k in inside:
+                if any(m.overlaps(k.start_char, k.end_char) for m in mentions):
+                    continue
+                m = Mention(k.start_char, k.end_char, k.text, f"model:{span.label}", k.match, evidence=list(evidence))
+                m.evidence.append(f"mention: split from the model span at the CTCAE mention '{k.text}' ({len(inside)} in the span)")
+                m.evidence.append(f"term: {k.match.term} by {k.match.method} ('{k.match.matched}', score {k.match.score})")
+                mentions.append(m)
+            continue
         match = kb.normalize(span_text)
         covering = [k for k in overlapping if k.start_char <= start and end <= k.end_char and (k.start_char, k.end_char) != (start, end)]
-        evidence = [f"mention: model span {span.label} '{span_text}'"]
+        hidden = inside[0] if len(inside) == 1 and match is not None and match.term != inside[0].match.term and match.method not in STRONG_METHODS else None
         if covering or (match is None and overlapping):
             # the model span is part of a longer CTCAE mention ("febrile" in "febrile
             # neutropenia") or names nothing the KB knows: take the CTCAE mention
@@ -149,6 +177,11 @@ def resolve_mentions(
                 continue
             start, end, span_text, match = k.start_char, k.end_char, k.text, k.match
             evidence.append(f"mention: widened to the CTCAE mention '{k.text}'")
+        elif hidden is not None:
+            # the span's own look-up is a guess (embedding / fuzzy) that differs from the
+            # CTCAE term written inside it: the written term wins, the model's extent stays
+            evidence.append(f"mention: the CTCAE mention '{hidden.text}' inside the span names {hidden.match.term}, not the guess {match.term}")
+            match = hidden.match
         absorbed.update(id(x) for x in overlapping)
         if any(m.overlaps(start, end) for m in mentions):
             continue  # two model spans over one AE: keep the first
@@ -172,6 +205,15 @@ def resolve_mentions(
     # an unnamed span inside a lab value that belongs to another AE is part of that AE
     attached = [(lab.start_char, lab.end_char) for m in mentions for lab in m.labs]
     mentions = [m for m in mentions if not (m.match is None and any(a <= m.start and m.end <= b for a, b in attached))]
+    if head_nouns is not None:
+        kept = []
+        for m in mentions:
+            reason = head_nouns.not_an_event(m.text, require_head_noun=False) if m.match is None and not m.labs else None
+            if reason is None:
+                kept.append(m)
+            elif rejected is not None:
+                rejected.append({"start_char": m.start, "end_char": m.end, "text": m.text, "source": m.source, "reason": reason})
+        mentions = kept
     return sorted(mentions, key=lambda m: m.start)
 
 

@@ -25,6 +25,7 @@ from ..course import CourseRules
 from ..grading import GradingRules, LabRules
 from ..kb import CtcaeKB, SentenceEncoder
 from ..regimens import RegimenRules
+from ..sdtm.terminology import HeadNouns
 from ..seriousness import SeriousnessRules
 from ..text import DrugVocabulary, TextRules
 
@@ -45,6 +46,7 @@ TABLE_FILES = {
     "lab_rules_v6": "lab_rules_v6.json",
     "mapping": "ctcae_mapping.json.gz",
     "course_rules": "course_rules.json",
+    "ae_head_nouns": "ae_head_nouns.json",
 }
 #: tables a saved reasoner may lack (a v5-only pipeline has no v6 tables)
 OPTIONAL_TABLES = ("protocol", "kb_v6", "lab_rules_v6", "mapping")
@@ -65,6 +67,7 @@ class ReasonerTables:
     lab_rules_v6: Optional[LabRules] = None
     mapping: Optional[Dict[str, Any]] = None
     course: Optional[CourseRules] = None
+    head_nouns: Optional[HeadNouns] = None
     version: str = "5.0"
 
     @property
@@ -104,6 +107,7 @@ class ReasonerTables:
             "lab_rules_v6": self.lab_rules_v6.to_dict() if self.lab_rules_v6 is not None else None,
             "mapping": self.mapping,
             "course_rules": self.course.to_dict() if self.course is not None else None,
+            "ae_head_nouns": self.head_nouns.to_dict() if self.head_nouns is not None else None,
         }
 
     @classmethod
@@ -127,6 +131,7 @@ class ReasonerTables:
             lab_rules_v6=LabRules(data["lab_rules_v6"]) if data.get("lab_rules_v6") else None,
             mapping=data.get("mapping"),
             course=CourseRules(data["course_rules"]),
+            head_nouns=HeadNouns(data["ae_head_nouns"]),
         )
 
     def to_disk(self, path: Path, exclude: Iterable[str] = ()) -> None:

@@ -122,8 +122,8 @@ class SdtmBuilder:
             return "negated (the text says the event did not occur)"
         if ae.get("historical"):
             return "historical (medical history, the MH domain)"
-        if not ae.get("ctcae_term") and self.heads.find(str(ae.get("text") or "")) is None:
-            return "not an adverse event: no CTCAE term and no AE head noun (resources/ae_head_nouns.yml)"
+        if not ae.get("ctcae_term"):
+            return self.heads.not_an_event(str(ae.get("text") or ""))
         return None
 
     # ------------------------------------------------------------ rows
@@ -160,6 +160,13 @@ class SdtmBuilder:
             row = self.row(ae, studyid, usubjid, seq, text, visit, visit_day)
             rows.append(row)
             supp.extend(self.supp_rows(record, ae, row))
+        for span in record.get("ae_rejected") or []:  # ct_reasoner's rejected model spans: listed, not lost
+            reason = str(span.get("reason") or "rejected by ct_reasoner")
+            self.reasons[reason] = self.reasons.get(reason, 0) + 1
+            excluded.append({
+                "DOCID": record["id"], "AE_INDEX": "", "USUBJID": usubjid, "AETERM": _cell(span.get("text")),
+                "START_CHAR": _cell(span.get("start_char")), "END_CHAR": _cell(span.get("end_char")), "REASON": reason,
+            })
         return rows, supp, excluded
 
     def row(self, ae: Dict[str, Any], studyid: str, usubjid: str, seq: int, text: str, visit: Optional[str], visit_day: Optional[int]) -> Dict[str, str]:

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from ..rules import sdtm as _readers  # noqa: F401 - registers the readers
 from ..rules.io import CompiledTable
 
-__all__ = ["AeTerminology", "HeadNouns", "default_head_nouns", "default_terminology"]
+__all__ = ["GENERIC_PHRASE", "NO_HEAD_NOUN", "TREATMENT", "AeTerminology", "HeadNouns", "default_head_nouns", "default_terminology"]
 
 
 class AeTerminology(CompiledTable):
@@ -45,17 +45,50 @@ class AeTerminology(CompiledTable):
         return variable not in self.codelists or value == "" or value in self.codelists[variable]
 
 
+#: why a term-less candidate is not an AE (:meth:`HeadNouns.not_an_event`)
+NO_HEAD_NOUN = "not an adverse event: no CTCAE term and no AE head noun (resources/ae_head_nouns.yml)"
+GENERIC_PHRASE = "not an adverse event: a generic phrase that names no event (generic_words, resources/ae_head_nouns.yml)"
+TREATMENT = "not an adverse event: names a treatment (treatment_words, resources/ae_head_nouns.yml)"
+
+
 class HeadNouns(CompiledTable):
-    """Whole-word, case-insensitive matcher of the AE head nouns (plural too)."""
+    """Whole-word, case-insensitive matcher of the AE head nouns (plural too),
+    and the generic words that name no event."""
 
     def __init__(self, data: Dict[str, Any]):
         self.data = data
         words = sorted({w.lower() for w in data["head_nouns"]}, key=len, reverse=True)
         self.rx = re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(w) for w in words) + r")(?:e?s)?(?![\w-])", re.IGNORECASE)
+        self.generic = frozenset(w.lower() for w in data.get("generic_words") or ())
+        self.treatments = frozenset(w.lower() for w in data.get("treatment_words") or ())
 
     def find(self, text: str) -> Optional[str]:
         m = self.rx.search(text or "")
         return m.group(0) if m else None
+
+    @staticmethod
+    def _words(text: str) -> List[str]:
+        return re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", (text or "").lower())
+
+    def is_generic(self, text: str) -> bool:
+        """Every word of ``text`` is a generic word or a number ("Adverse reactions",
+        "side effects", "grade 3 toxicities")."""
+        words = self._words(text)
+        return bool(words) and bool(self.generic) and all(w in self.generic or w.isdigit() for w in words)
+
+    def not_an_event(self, text: str, *, require_head_noun: bool = True) -> Optional[str]:
+        """Why a candidate with no CTCAE term is not an AE (None: it is one): a
+        generic phrase; a treatment (no head noun, a treatment word last); with
+        ``require_head_noun`` (the SDTM export), any text without a head noun."""
+        if self.is_generic(text):
+            return GENERIC_PHRASE
+        if self.find(text) is None:
+            words = self._words(text)
+            if words and words[-1] in self.treatments:
+                return TREATMENT
+            if require_head_noun:
+                return NO_HEAD_NOUN
+        return None
 
 
 @functools.lru_cache(maxsize=1)
