@@ -4,6 +4,7 @@ project's evaluate script on the result."""
 
 from pathlib import Path
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -88,6 +89,27 @@ def test_evaluate_script_writes_per_label_tables(tmp_path, trained_transformer, 
     assert not ae_rows or ae_rows[0]["support"] == gold_ae
     md = (tmp_path / "metrics" / "scores.md").read_text()
     assert "| label | P | R | F1 |" in md and "**micro**" in md
+
+
+@pytest.mark.slow
+def test_measure_int8_compares_precisions_in_one_run(tmp_path, trained_transformer, small_corpus, phee_dev_path):
+    """scripts/measure_int8.py on the 6-step model: every timed pass, both
+    precisions' accuracy on the split, ratios of the same run."""
+    out = tmp_path / "int8.json"
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "measure_int8.py"), str(trained_transformer), str(phee_dev_path),
+         str(small_corpus / "dev.spacy"), "--n-docs", "16", "--batch-size", "8", "--output", str(out)],
+        capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert set(report["runs"]) == {"hf_fp32", "trained_fp32", "trained_int8", "trained_fp32_again"}
+    assert all(r["words_per_s"] > 0 for r in report["runs"].values())
+    assert report["n_docs"] == 16 and report["n_words"] > 16
+    for precision in ("fp32", "int8"):
+        assert set(report["accuracy"][precision]) == {"ents_f", "spans_sc_f"}
+    ratios = report["ratios"]
+    assert ratios["int8_vs_fp32"] == round(report["runs"]["trained_int8"]["words_per_s"] / report["runs"]["trained_fp32"]["words_per_s"], 3)
 
 
 @pytest.fixture(scope="session")

