@@ -102,3 +102,60 @@ def test_rejected_spans_survive_pickling_and_the_rules_alone_reject_nothing(nlp)
     doc = _run(nlp, "Adverse reactions: grade 2 nausea.", "Adverse reactions")
     assert [r["text"] for r in pickle.loads(pickle.dumps(doc))._.ct_ae_rejected] == ["Adverse reactions"]
     assert nlp("Adverse reactions: grade 2 nausea.")._.ct_ae_rejected == []  # no model spans: the text's terms only
+
+
+# ------------------------------------------------------------ the model's drugs and doses beside the rules'
+
+def _with_ents(nlp, text, *ents):
+    """``ents``: (phrase, label) pairs set as doc.ents, as the trained NER writes them."""
+    doc = nlp.make_doc(text)
+    doc.ents = [doc.char_span(text.index(p), text.index(p) + len(p), label=label) for p, label in ents]
+    return nlp.get_pipe("ct_reasoner")(doc)
+
+
+@pytest.mark.parametrize(
+    "text, phrase, trusted",
+    [
+        ("She took foobarimab for a week.", "foobarimab", True),  # unknown to the vocabulary, a real word
+        ("Given 5-FU by infusion.", "5-FU", True),  # short, but the vocabulary knows it
+        ("AEs in window: G2 nausea.", "AEs", False),  # a generic word
+        ("Proceed to C2 at the same dose.", "C2", False),  # no word of four letters
+        ("Seen as pt 1-004 today.", "pt 1-004", False),
+        ("Then G2 mucositis appeared.", "G2 mucositis", False),  # names a CTCAE term
+        ("Her uric acid 11.2 mg/dL was high.", "uric acid", False),  # a value in a lab unit after it
+        ("Her uric acid was high.", "uric acid", True),  # no value after it: the other side of that rule
+        ("Her bilirubin was high.", "bilirubin", False),  # a lab alias
+    ],
+)
+def test_plausible_drug(nlp, text, phrase, trusted):
+    from ct_safety_nlp.reasoner.doc_regimens import plausible_drug
+
+    start = text.index(phrase)
+    assert plausible_drug(text, start, start + len(phrase), nlp.get_pipe("ct_reasoner").tables) is trusted
+
+
+def test_rule_and_model_drugs_are_one_list(nlp):
+    """The model's drug the vocabulary does not know links, so does the
+    vocabulary's drug the model missed; the model's "AEs" does not."""
+    text = "Grade 3 diarrhea after foobarimab. Grade 2 rash after capecitabine. AEs: nausea."
+    doc = _with_ents(nlp, text, ("foobarimab", "DRUG"), ("AEs", "DRUG"))
+    drugs = {a["ctcae_term"]: a["drugs"] for a in doc._.ct_adverse_events}
+    assert drugs["Diarrhea"] == ["foobarimab"] and drugs["Rash maculo-papular"] == ["capecitabine"]
+    assert "AEs" not in drugs["Nausea"]
+
+
+def test_rule_doses_win_over_an_overlapping_model_dose(nlp):
+    text = "Paclitaxel 80 mg/m2 IV weekly was given; then foobarimab 3 mg/kg."
+    doc = _with_ents(nlp, text, ("80 mg", "DOSE"), ("foobarimab", "DRUG"))
+    by_drug = {r["drug"].lower(): r["dose_text"] for r in doc._.ct_regimens}
+    assert by_drug["paclitaxel"].startswith("80 mg/m2") and by_drug["foobarimab"] == "3 mg/kg"
+
+
+@pytest.mark.parametrize(
+    "span, reason",
+    [("IV cefepime", "a route"), ("PO hydration", "names a treatment"), ("oral capecitabine", "names a drug")],
+)
+def test_treatment_spans_are_rejected(nlp, span, reason):
+    doc = _run(nlp, f"She was started on {span} yesterday.", span)
+    (rejected,) = doc._.ct_ae_rejected
+    assert rejected["text"] == span and reason in rejected["reason"], rejected

@@ -48,7 +48,7 @@ from ..regimens import RegimenRules
 from ..sdtm.terminology import HeadNouns
 from ..seriousness import SeriousnessRules
 from ..text import DrugVocabulary, TextRules, clause_spans
-from .doc_regimens import REGIMEN_KEYS, doc_regimens, drugs_by_sentence
+from .doc_regimens import REGIMEN_KEYS, doc_regimens, drugs_by_sentence, treatment_reason
 from .attribution import attribute_in_document, grade_from_other_mentions, spell_out_regimens
 from .events import AE_KEYS, add_course, build_event
 from .grading_window import linked_clauses
@@ -371,7 +371,7 @@ class CtReasoner(Pipe):
         rejected: List[Dict[str, Any]] = []
         mentions = resolve_mentions(
             text, tables.kb, model_spans, labs, sentences, use_kb_mentions=self.use_kb_mentions,
-            head_nouns=tables.head_nouns, rejected=rejected,
+            head_nouns=tables.head_nouns, treatment=lambda t: treatment_reason(t, tables), rejected=rejected,
         )
         drugs = drugs_by_sentence(doc, ents, sentences, self.spans_key, self.drug_rule, tables)
         events = []

@@ -25,7 +25,7 @@ values found in the text.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..grading import LabFinding
 from ..kb import CtcaeKB, TermMatch
@@ -139,12 +139,15 @@ def resolve_mentions(
     *,
     use_kb_mentions: bool = True,
     head_nouns: Optional[HeadNouns] = None,
+    treatment: Optional[Callable[[str], Optional[str]]] = None,
     rejected: Optional[List[Dict[str, Any]]] = None,
 ) -> List[Mention]:
     """The AE mentions of ``text`` (see the module docstring), in text order.
     With ``head_nouns``, a model span left with no CTCAE term that names no
-    event (:meth:`HeadNouns.not_an_event`) is no mention: it is appended to
-    ``rejected`` (a JSON-safe dict with its offsets, text, label and reason)."""
+    event (:meth:`HeadNouns.not_an_event`; with ``treatment``, also one without
+    a head noun for which it gives a reason: "IV cefepime") is no mention: it
+    is appended to ``rejected`` (a JSON-safe dict with its offsets, text,
+    source and reason)."""
     mentions: List[Mention] = []
     kb_mentions = kb.find_mentions(text) if use_kb_mentions else []
     absorbed = set()  # KB mentions merged into a model span
@@ -209,6 +212,8 @@ def resolve_mentions(
         kept = []
         for m in mentions:
             reason = head_nouns.not_an_event(m.text, require_head_noun=False) if m.match is None and not m.labs else None
+            if reason is None and m.match is None and not m.labs and treatment is not None and head_nouns.find(m.text) is None:
+                reason = treatment(m.text)
             if reason is None:
                 kept.append(m)
             elif rejected is not None:
