@@ -39,6 +39,7 @@ Pure Python and regular expressions: no model, no network, deterministic.
 
 import functools
 import re
+from collections import ChainMap
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from .grading import find_explicit_grades
@@ -119,6 +120,41 @@ def _cached_index(terms: Tuple[str, ...], text_rules: TextRules) -> PhraseIndex:
     return PhraseIndex(((t, t) for t in terms), text_rules=text_rules)
 
 
+#: (id(vocabulary), id(text_rules)) -> (vocabulary, text_rules, keyed result): the
+#: shared vocabularies are canonicalised once, not per checked record (a strong
+#: reference keeps each id from being reused)
+_VOCAB_CACHE: Dict[Tuple[int, int, str], Tuple[Any, Any, Any]] = {}
+
+
+def _vocab_keys(vocabulary, text_rules: TextRules, kind: str):
+    """``kind`` "ae": ([(surface key, canonical key)], display); "drug":
+    (frozenset of keys, display). Cached for list / tuple / set / mapping
+    vocabularies; anything else (a generator) is keyed afresh."""
+    cacheable = isinstance(vocabulary, (list, tuple, set, frozenset, Mapping))
+    slot = (id(vocabulary), id(text_rules), kind)
+    hit = _VOCAB_CACHE.get(slot) if cacheable else None
+    if hit is not None and hit[0] is vocabulary and hit[1] is text_rules:
+        return hit[2]
+    display: Dict[str, str] = {}
+
+    def key(value: str) -> str:
+        k = text_rules.canonical(value)
+        display.setdefault(k, " ".join(str(value).lower().split()))
+        return k
+
+    if kind == "drug":
+        result: Any = (frozenset(key(d) for d in vocabulary if d and str(d).strip()), display)
+    elif isinstance(vocabulary, Mapping):
+        result = ([(key(k), key(v)) for k, v in vocabulary.items() if k and str(k).strip()], display)
+    else:
+        result = ([(key(t), key(t)) for t in vocabulary if t and str(t).strip()], display)
+    if cacheable:
+        if len(_VOCAB_CACHE) >= 16:
+            _VOCAB_CACHE.pop(next(iter(_VOCAB_CACHE)))
+        _VOCAB_CACHE[slot] = (vocabulary, text_rules, result)
+    return result
+
+
 def _segments(text: str, text_rules: TextRules) -> List[Tuple[int, str]]:
     """Sentences and lines with their start offsets."""
     return [(a, text[a:b]) for a, b in text_rules.split_sentences(text, lines=True)]
@@ -136,12 +172,16 @@ class _Facts:
         drugs: DrugVocabulary,
     ):
         self.text_rules, self.drug_rules = text_rules, drugs
-        #: term key -> how it is shown in messages (the first surface form seen, lower case)
-        self.display: Dict[str, str] = {}
+        pairs, vocab_display = _vocab_keys(ae_vocabulary, text_rules, "ae")
+        drug_keys, drug_display = _vocab_keys(drug_vocabulary, text_rules, "drug")
+        own_display: Dict[str, str] = {}
+        #: term key -> how it is shown in messages (the first surface form seen, lower
+        #: case: the input's own, then the shared vocabularies')
+        self.display = ChainMap(own_display, vocab_display, drug_display)
 
         def key(value: str) -> str:
             k = text_rules.canonical(value)
-            self.display.setdefault(k, " ".join(str(value).lower().split()))
+            own_display.setdefault(k, " ".join(str(value).lower().split()))
             return k
 
         self.aes: List[Dict[str, Any]] = list(facts.get("adverse_events") or [])
@@ -170,10 +210,6 @@ class _Facts:
                 self.drugs.add(key(name))
         # vocabulary: plain terms, or surface form -> CTCAE term (synonyms); a synonym
         # of an input AE's term names that AE ("neutropenia" for "Neutrophil count decreased")
-        if isinstance(ae_vocabulary, Mapping):
-            pairs = [(key(k), key(v)) for k, v in ae_vocabulary.items() if k and str(k).strip()]
-        else:
-            pairs = [(key(t), key(t)) for t in ae_vocabulary if t and str(t).strip()]
         vocab_terms = set()
         for surface, canonical in pairs:
             if not surface:
@@ -188,10 +224,13 @@ class _Facts:
         own = (set(self.term_to_aes) | self.negative_terms) - {""}
         # longest first, so "febrile neutropenia" wins over "neutropenia"; the (large,
         # shared) vocabulary index is cached, the input's own terms are a small one
-        self.vocab_index = _cached_index(tuple(sorted(vocab_terms - own)), text_rules)
+        # (the shared index holds the whole vocabulary: a hit's value is the term key
+        # either way, so the input's terms in both indexes find the same key)
+        self.vocab_index = _cached_index(tuple(sorted(vocab_terms)), text_rules)
         self.own_index = PhraseIndex(((t, t) for t in own), text_rules=text_rules)
-        drug_terms = {key(d) for d in drug_vocabulary if d and str(d).strip()} | self.drugs
-        self.drug_index = PhraseIndex(((d, d) for d in drug_terms if d), text_rules=text_rules)
+        # the shared drug vocabulary's index is cached; the input's own drugs are a small one
+        self.drug_index = _cached_index(tuple(sorted(d for d in drug_keys if d)), text_rules)
+        self.own_drug_index = PhraseIndex(((d, d) for d in self.drugs if d), text_rules=text_rules)
         neg = words_regex(text_rules.negation_words("faithfulness"))
         self.negation = re.compile(r"(?:" + neg + r")\b", re.IGNORECASE)
 
@@ -204,7 +243,7 @@ class _Facts:
         return [(h.value, h.start_char, h.end_char) for h in hits]
 
     def find_drugs(self, segment: str) -> List[Tuple[str, int, int]]:
-        return [(h.value, h.start_char, h.end_char) for h in self.drug_index.find(segment)]
+        return [(h.value, h.start_char, h.end_char) for h in self.drug_index.find(segment, others=[self.own_drug_index])]
 
     def negated_before(self, segment: str, start: int) -> bool:
         """A negation cue in the few words before ``start`` (same clause)."""

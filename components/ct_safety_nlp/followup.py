@@ -355,8 +355,14 @@ class FollowUpWriter(Pipe):
                 error_handler(self.name, self, [doc], err)
 
     def vocabulary(self) -> Dict[str, str]:
-        """surface form -> CTCAE term, for the check (terms map to themselves)."""
-        return {**{t: t for t in self.ae_terms}, **self.ae_synonyms}
+        """surface form -> CTCAE term, for the check (terms map to themselves).
+        Built once per set of tables (the check then keys it once: it is the
+        same object for every Doc)."""
+        stamp = (id(self.ae_terms), id(self.ae_synonyms), len(self.ae_terms), len(self.ae_synonyms))
+        if getattr(self, "_vocabulary_stamp", None) != stamp:
+            self._vocabulary = {**{t: t for t in self.ae_terms}, **self.ae_synonyms}
+            self._vocabulary_stamp = stamp
+        return self._vocabulary
 
     def initialize(
         self,
