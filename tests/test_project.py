@@ -92,6 +92,64 @@ def test_evaluate_script_writes_per_label_tables(tmp_path, trained_transformer, 
 
 
 @pytest.mark.slow
+def test_int8_inference_setting_predicts_with_int8_and_saves_fp32(trained_transformer, tmp_path):
+    """ct.TransformerModel.v1 inference_int8: prediction on CPU runs an int8 copy
+    of the encoder; the component's own module and what it saves stay fp32; a
+    pipeline rebuilt from its bytes or folder makes a fresh copy."""
+    import torch
+
+    text = "A 45-year-old man developed severe hepatotoxicity after oral isoniazid 300 mg daily."
+    fp32 = spacy.load(trained_transformer)
+    on = {"components": {"transformer": {"model": {"inference_int8": True}}}}
+    nlp = spacy.load(trained_transformer, config=on)
+    shim = nlp.get_pipe("transformer").model.layers[0].shims[0]
+    module = shim._model
+    assert not hasattr(shim, "_ct_int8")
+    doc = nlp(text)
+    assert shim._model is module  # swapped back after the forward pass
+    copy_of, int8 = shim._ct_int8
+    assert copy_of is module
+    assert any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in int8.modules())
+    assert not any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in module.modules())
+    # int8 output is close to fp32, not identical (the copy really ran)
+    a = doc._.trf_data.tensors[0]
+    b = fp32(text)._.trf_data.tensors[0]
+    assert a.shape == b.shape and 0 < abs(a - b).max() < 0.5 * abs(b).max()
+    saved = shim._model.state_dict()  # what to_bytes writes: the fp32 weights, unchanged
+    reference = fp32.get_pipe("transformer").model.layers[0].shims[0]._model.state_dict()
+    assert saved.keys() == reference.keys()
+    assert all(saved[k].dtype == reference[k].dtype and torch.equal(saved[k], reference[k]) for k in saved)
+    again = spacy.load(trained_transformer, config=on).from_bytes(nlp.to_bytes())  # what n_process / Ray workers get
+    assert [e.text for e in again(text).ents] == [e.text for e in doc.ents]
+    assert again.get_pipe("transformer").model.attrs["ct_int8_scheme"] == "per-channel-ffn"
+    nlp.to_disk(tmp_path / "saved")
+    reloaded = spacy.load(tmp_path / "saved")
+    assert reloaded.config["components"]["transformer"]["model"]["inference_int8"] is True
+    assert [e.text for e in reloaded(text).ents] == [e.text for e in doc.ents]
+
+
+@pytest.mark.slow
+def test_set_inference_precision_writes_the_setting(trained_transformer, tmp_path):
+    import shutil
+
+    from scripts.set_inference_precision import set_precision
+
+    folder = tmp_path / "p"
+    shutil.copytree(trained_transformer, folder)
+    set_precision(folder, "per-channel-ffn")
+    model = spacy.load(folder).config["components"]["transformer"]["model"]
+    assert (model["inference_int8"], model["int8_scheme"]) == (True, "per-channel-ffn")
+    set_precision(folder, None)
+    assert spacy.load(folder).config["components"]["transformer"]["model"]["inference_int8"] is False
+    import typer
+
+    with pytest.raises(typer.BadParameter, match="must be one of"):
+        set_precision(folder, "int4")
+    with pytest.raises(typer.BadParameter, match="not a saved pipeline"):
+        set_precision(tmp_path / "nothing", "per-channel")
+
+
+@pytest.mark.slow
 def test_measure_int8_compares_precisions_in_one_run(tmp_path, trained_transformer, small_corpus, phee_dev_path):
     """scripts/measure_int8.py on the 6-step model: every timed pass, both
     precisions' accuracy on the split, ratios of the same run."""
@@ -103,13 +161,15 @@ def test_measure_int8_compares_precisions_in_one_run(tmp_path, trained_transform
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
-    assert set(report["runs"]) == {"hf_fp32", "trained_fp32", "trained_int8", "trained_fp32_again"}
+    schemes = ("per-tensor", "per-channel", "per-channel-ffn")
+    assert set(report["runs"]) == {"hf_fp32", "trained_fp32", "trained_fp32_again"} | {f"trained_int8_{s}" for s in schemes}
     assert all(r["words_per_s"] > 0 for r in report["runs"].values())
     assert report["n_docs"] == 16 and report["n_words"] > 16
-    for precision in ("fp32", "int8"):
+    for precision in ("fp32",) + tuple(f"int8_{s}" for s in schemes):
         assert set(report["accuracy"][precision]) == {"ents_f", "spans_sc_f"}
-    ratios = report["ratios"]
-    assert ratios["int8_vs_fp32"] == round(report["runs"]["trained_int8"]["words_per_s"] / report["runs"]["trained_fp32"]["words_per_s"], 3)
+    runs, ratios = report["runs"], report["ratios"]
+    fp32 = (runs["trained_fp32"]["words_per_s"] + runs["trained_fp32_again"]["words_per_s"]) / 2
+    assert ratios["int8_per-channel_vs_fp32"] == round(runs["trained_int8_per-channel"]["words_per_s"] / fp32, 3)
 
 
 @pytest.fixture(scope="session")

@@ -13,11 +13,23 @@ So no machine path is ever written into a config: the trained pipeline's
 config.cfg keeps the symbolic name. Loading a trained pipeline never needs the
 weights package either (spacy-transformers restores the weights from the
 pipeline folder; ``name`` is only read when the model is initialised for training).
+
+``inference_int8`` (default false; the packaged pipeline sets it, see
+``scripts/set_inference_precision.py``): on CPU, prediction runs through an
+int8 copy of the encoder (PyTorch dynamic quantisation, ``int8_scheme``:
+"per-channel-ffn", the default, quantises the feed-forward Linear layers with
+one scale per output channel; chosen by measurement,
+``spacy project run measure-int8``), made once, on the first prediction after
+the weights are loaded. Training, GPU and everything saved stay fp32 (the
+copy is swapped in only for the forward pass, so ``to_disk``, pickling,
+``n_process`` and Ray see the fp32 weights). A setting of the config, so
+``spacy.load(path, config={"components": {"transformer": {"model":
+{"inference_int8": False}}}})`` turns it off.
 """
 
 import importlib
 import importlib.util
-from typing import Callable
+from typing import Any, Callable, Dict
 
 
 def resolve_transformer_name(name: str) -> str:
@@ -45,9 +57,12 @@ def transformer_model(
     transformer_config: dict = {},
     mixed_precision: bool = False,
     grad_scaler_config: dict = {},
+    inference_int8: bool = False,
+    int8_scheme: str = "per-channel-ffn",
 ):
     """``ct.TransformerModel.v1``: spacy-transformers' TransformerModel.v3 with a
-    symbolic ``name`` (see the module docstring)."""
+    symbolic ``name`` and the ``inference_int8`` / ``int8_scheme`` settings (see
+    the module docstring)."""
     from spacy_transformers.architectures import create_TransformerModel_v3
 
     model = create_TransformerModel_v3(
@@ -58,4 +73,67 @@ def transformer_model(
         mixed_precision=mixed_precision,
         grad_scaler_config=grad_scaler_config,
     )
+    if int8_scheme not in INT8_SCHEMES:
+        raise ValueError(f"ct.TransformerModel.v1: int8_scheme must be one of {INT8_SCHEMES}, got {int8_scheme!r}")
+    if inference_int8:
+        model.attrs["ct_int8_scheme"] = int8_scheme
+        model._func = int8_forward
     return model
+
+
+#: int8 weight schemes of :func:`int8_copy`
+INT8_SCHEMES = ("per-tensor", "per-channel", "per-channel-ffn")
+
+
+def int8_copy(module, scheme: str = "per-channel"):
+    """An int8 copy of a torch module: its Linear layers dynamically quantised
+    (qint8 weights, one scale per output channel or one per tensor);
+    "per-channel-ffn": only the feed-forward Linear layers of each encoder
+    layer (``intermediate.dense`` and the layer's ``output.dense``; two thirds
+    of the Linear work), attention left in fp32."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():  # torch 2.13 marks torch.ao.quantization deprecated; it is what the pin ships
+        warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
+        return _quantize_dynamic(torch, module, scheme)
+
+
+def _quantize_dynamic(torch, module, scheme: str):
+    from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig
+
+    if scheme not in INT8_SCHEMES:
+        raise ValueError(f"int8_copy: scheme must be one of {INT8_SCHEMES}, got {scheme!r}")
+    qconfig = default_dynamic_qconfig if scheme == "per-tensor" else per_channel_dynamic_qconfig
+    spec: Dict[Any, Any] = {torch.nn.Linear: qconfig}
+    if scheme == "per-channel-ffn":
+        spec = {
+            name: qconfig for name, m in module.named_modules()
+            if isinstance(m, torch.nn.Linear)
+            and (name.endswith("intermediate.dense") or (name.endswith("output.dense") and "attention" not in name))
+        }
+    return torch.ao.quantization.quantize_dynamic(module, spec, dtype=torch.qint8, inplace=False)
+
+
+def int8_forward(model, docs, is_train):
+    """TransformerModel's forward (spacy-transformers), with prediction on CPU
+    through a cached int8 copy of the encoder (made again whenever the weights
+    were reloaded); the scheme is ``model.attrs["ct_int8_scheme"]``. Module-level,
+    so the model pickles."""
+    from spacy_transformers.layers.transformer_model import forward
+    from thinc.api import NumpyOps
+
+    shim = model.layers[0].shims[0]
+    fp32 = shim._model
+    if is_train or fp32 is None or not isinstance(model.ops, NumpyOps):
+        return forward(model, docs, is_train)
+    cached = getattr(shim, "_ct_int8", None)
+    if cached is None or cached[0] is not fp32:
+        cached = (fp32, int8_copy(fp32, model.attrs["ct_int8_scheme"]))
+        shim._ct_int8 = cached
+    shim._model = cached[1]
+    try:
+        return forward(model, docs, is_train)
+    finally:
+        shim._model = fp32
