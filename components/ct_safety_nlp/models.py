@@ -21,8 +21,8 @@ int8 copy of the encoder (PyTorch dynamic quantisation, ``int8_scheme``:
 one scale per output channel; chosen by measurement,
 ``spacy project run measure-int8``), made once, on the first prediction after
 the weights are loaded. Training, GPU and everything saved stay fp32 (the
-copy is swapped in only for the forward pass, so ``to_disk``, pickling,
-``n_process`` and Ray see the fp32 weights). A setting of the config, so
+copy is swapped in only for the forward pass, so ``to_disk``, ``to_bytes``,
+``n_process`` and Ray see the fp32 weights, and each process makes its own copy). A setting of the config, so
 ``spacy.load(path, config={"components": {"transformer": {"model":
 {"inference_int8": False}}}})`` turns it off.
 """
@@ -85,7 +85,7 @@ def transformer_model(
 INT8_SCHEMES = ("per-tensor", "per-channel", "per-channel-ffn")
 
 
-def int8_copy(module, scheme: str = "per-channel"):
+def int8_copy(module, scheme: str = "per-channel-ffn"):
     """An int8 copy of a torch module: its Linear layers dynamically quantised
     (qint8 weights, one scale per output channel or one per tensor);
     "per-channel-ffn": only the feed-forward Linear layers of each encoder
