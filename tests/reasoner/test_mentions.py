@@ -118,7 +118,8 @@ def _with_ents(nlp, text, *ents):
     [
         ("She took foobarimab for a week.", "foobarimab", True),  # unknown to the vocabulary, a real word
         ("Given 5-FU by infusion.", "5-FU", True),  # short, but the vocabulary knows it
-        ("AEs in window: G2 nausea.", "AEs", False),  # a generic word
+        ("AEs in window: G2 nausea.", "AEs", False),  # no word of four letters
+        ("Drug X was given.", "Drug X", True),  # a placeholder name: four letters
         ("Proceed to C2 at the same dose.", "C2", False),  # no word of four letters
         ("Seen as pt 1-004 today.", "pt 1-004", False),
         ("Then G2 mucositis appeared.", "G2 mucositis", False),  # names a CTCAE term

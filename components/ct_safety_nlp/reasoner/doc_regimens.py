@@ -40,9 +40,9 @@ def plausible_drug(text: str, start: int, end: int, tables: ReasonerTables) -> b
     """A model DRUG span text[start:end] the reasoner trusts: the drug vocabulary
     finds a drug in it; else it names no CTCAE term ("G2 mucositis"), is no lab
     analyte (a lab alias, or a value in a lab unit right after it: "uric acid
-    11.2 mg/dL") and holds a word of four or more letters that is not a generic
-    word (``ae_head_nouns.yml``: "AEs", "C2", "pt 1-004"). The model, trained on
-    case reports, tags all of these as drugs in clinic notes."""
+    11.2 mg/dL") and holds a word of four or more letters (not "AEs", "C2",
+    "pt 1-004"; "Drug X" does). The model, trained on case reports, tags all of
+    these as drugs in clinic notes."""
     name = text[start:end]
     if tables.drugs.find(name):
         return True
@@ -51,8 +51,7 @@ def plausible_drug(text: str, start: int, end: int, tables: ReasonerTables) -> b
     value = _VALUE_AFTER.match(text, end)
     if value is not None and tables.lab_rules.unit_re.match(text, value.end()):
         return False
-    generic = tables.head_nouns.generic if tables.head_nouns is not None else frozenset()
-    return any(len(w) >= 4 and w.lower() not in generic for w in re.findall(r"[A-Za-z]+", name))
+    return any(len(w) >= 4 for w in re.findall(r"[A-Za-z]+", name))
 
 
 def model_drugs(doc, ents: Sequence[Any], spans_key: str, tables: ReasonerTables) -> List[Tuple[int, int, str]]:
