@@ -89,12 +89,17 @@ def doc_regimens(doc, ents: Sequence[Any], sentences: Sequence[Offsets], drug_ru
     text = doc.text
     doses = _union(find_doses(text, rules=tables.regimens), [(e.start_char, e.end_char) for e in ents if e.label_ == "DOSE"])
     drugs = model_drugs(doc, ents, "", tables)
+    by_sentence: Dict[Offsets, List[Tuple[int, int, str]]] = {}  # a sentence's drugs, found once for all its doses
     out = []
     for start, end in doses:
         sent = next((s for s in sentences if s[0] <= start < s[1]), (0, len(text)))
         next_dose = min([s for s, _ in doses if s >= end], default=sent[1])
         scope_end = min(sent[1], next_dose)
-        sent_drugs = _union(tables.drugs.find(text, *sent) if drug_rule else [], [d for d in drugs if sent[0] <= d[0] < sent[1]])
+        sent_drugs = by_sentence.get(sent)
+        if sent_drugs is None:
+            sent_drugs = by_sentence[sent] = _union(
+                tables.drugs.find(text, *sent) if drug_rule else [], [d for d in drugs if sent[0] <= d[0] < sent[1]]
+            )
         before = [d for d in sent_drugs if d[1] <= start]
         after = [d for d in sent_drugs if d[0] >= end and d[0] < scope_end]
         drug = before[-1][2] if before else (after[0][2] if after else None)
