@@ -119,6 +119,8 @@ class ContextMatcher:
         self._trigger_res = [
             (re.compile(_phrase_pattern(phrase), re.IGNORECASE), category, direction) for phrase, category, direction in self.rules
         ]
+        # each trigger's first word, lower-cased: a sentence without it cannot match (one substring test, not a regex scan)
+        self._trigger_keys = [phrase.split()[0].lower() if phrase.split() else "" for phrase, _, _ in self.rules]
         pseudo = sorted(self.pseudo, key=len, reverse=True)
         self._pseudo_re = re.compile("|".join(_phrase_pattern(p) for p in pseudo), re.IGNORECASE) if pseudo else None
         terms = sorted(self.terminators, key=len, reverse=True)
@@ -144,12 +146,25 @@ class ContextMatcher:
 
     # ------------------------------------------------------------------ matching
     def triggers(self, text: str, start: int = 0, end: Optional[int] = None) -> List[ContextHit]:
-        """All (non-pseudo) triggers in text[start:end], as ContextHits with absolute offsets."""
+        """All (non-pseudo) triggers in text[start:end], as ContextHits with absolute
+        offsets. The last sentence's are kept: :meth:`assess` asks once per mention,
+        and the mentions of a sentence come together."""
         end = len(text) if end is None else end
+        last = getattr(self, "_last_triggers", None)
+        if last is not None and last[0] == start and last[1] == end and last[2] == text:
+            return list(last[3])
+        hits = self._find_triggers(text, start, end)
+        self._last_triggers = (start, end, text, tuple(hits))
+        return hits
+
+    def _find_triggers(self, text: str, start: int, end: int) -> List[ContextHit]:
         window = text[start:end]
         pseudo_spans = [(m.start(), m.end()) for m in self._pseudo_re.finditer(window)] if self._pseudo_re else []
         found = []
-        for rx, category, direction in self._trigger_res:
+        lowered = window.lower()
+        for key, (rx, category, direction) in zip(self._trigger_keys, self._trigger_res):
+            if key not in lowered:
+                continue
             for m in rx.finditer(window):
                 # masked by a pseudo-trigger that overlaps it and is at least as long
                 if any(a < m.end() and m.start() < b and b - a >= m.end() - m.start() for a, b in pseudo_spans):

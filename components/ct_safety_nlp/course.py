@@ -72,7 +72,8 @@ class CourseRules(CompiledTable):
         return {"value": best[2], "text": m.group(0), "start_char": m.start(), "end_char": m.end()}
 
     def assess(
-        self, text: str, mention: Offsets, sentences: Sequence[Offsets], mention_starts: Sequence[int]
+        self, text: str, mention: Offsets, sentences: Sequence[Offsets], mention_starts: Sequence[int],
+        memo: Optional[Dict[Any, Any]] = None,
     ) -> Dict[str, Optional[Dict[str, Any]]]:
         """attr -> {value, text, start_char, end_char, where} or None for the
         mention at ``mention`` (start, end). ``sentences``: the document's
@@ -81,14 +82,17 @@ class CourseRules(CompiledTable):
         sentence, following (a next sentence without an AE mention) or
         document (a sentence without an AE mention elsewhere in the document,
         after the mention first, then before it, nearest first; only with
-        ``document_statements``)."""
+        ``document_statements``). ``memo``: a dict shared by the calls for one
+        document (:func:`reasoner.events.add_course` passes one), keeping what
+        a sentence without the mention states, so that the cost per mention
+        does not grow with the document's length."""
         start = mention[0]
         si = next((i for i, (a, b) in enumerate(sentences) if a <= start < b), None)
         sent = sentences[si] if si is not None else (0, len(text))
         clause = next((c for c in clause_spans(text, *sent) if c[0] <= start < c[1]), sent)
         regions: List[Tuple[str, Offsets]] = [("clause", clause), ("sentence", sent)]
         if si is not None:
-            orphan = [not any(a <= s < b for s in list(mention_starts) + [start]) for a, b in sentences]
+            orphan = _orphans(sentences, list(mention_starts) + [start])
             for j in range(si + 1, min(len(sentences), si + 1 + self.max_following)):
                 if not orphan[j]:
                     break
@@ -101,7 +105,13 @@ class CourseRules(CompiledTable):
         for attr in ATTRIBUTES:
             out[attr] = None
             for where, (a, b) in regions:
-                found = self.first(attr, text, a, b, skip=mention)
+                if where in ("following", "document") and memo is not None:  # the mention is not in there: no skip
+                    key = (attr, a, b)
+                    if key not in memo:
+                        memo[key] = self.first(attr, text, a, b)
+                    found = dict(memo[key]) if memo[key] is not None else None
+                else:
+                    found = self.first(attr, text, a, b, skip=mention)
                 if found is not None:
                     found["where"] = where
                     out[attr] = found
@@ -116,6 +126,19 @@ class CourseRules(CompiledTable):
             return a
         big = len(self.action_rank)
         return a if self.action_rank.get(a, big) <= self.action_rank.get(b, big) else b
+
+
+def _orphans(sentences: Sequence[Offsets], starts: Sequence[int]) -> List[bool]:
+    """For each sentence (in text order), whether none of ``starts`` falls in it."""
+    import bisect
+
+    begins = [a for a, _ in sentences]
+    orphan = [True] * len(sentences)
+    for s in starts:
+        i = bisect.bisect_right(begins, s) - 1
+        if i >= 0 and s < sentences[i][1]:
+            orphan[i] = False
+    return orphan
 
 
 def _search(rx: "re.Pattern", text: str, start: int, end: int, skip: Optional[Offsets]) -> Optional["re.Match"]:

@@ -333,6 +333,9 @@ def normalize_dose_per(per: Optional[str]) -> Optional[str]:
 # --------------------------------------------------------------------------
 
 
+#: words whose DrugVocabulary.is_drug verdict is kept (a bulk run meets a bounded vocabulary)
+_MAX_VERDICTS = 100_000
+
 _DRUG_WORD_RE = re.compile(r"(?<![\w])[A-Za-z][A-Za-z0-9]*[a-z][A-Za-z0-9]*(?![\w])")  # hyphens split words
 
 
@@ -354,15 +357,29 @@ class DrugVocabulary(CompiledTable):
         self.not_codes = frozenset(data.get("not_product_codes", ()))
         self.acronyms: Dict[str, List[str]] = {k.lower(): list(v) for k, v in (data.get("regimen_acronyms") or {}).items()}
         self._acronym_res = _acronym_patterns(data.get("regimen_acronyms") or {})
+        by_length: Dict[int, List[str]] = {}
+        for stem in self.stems:
+            by_length.setdefault(len(stem), []).append(stem.lower())
+        #: (stem length, stems of that length), for one str.endswith per length
+        self._stems_by_length = sorted((n, tuple(stems)) for n, stems in by_length.items())
+        self._verdicts: Dict[str, bool] = {}  # word -> is_drug, bounded by _MAX_VERDICTS
 
     def is_drug(self, word: str) -> bool:
         """A single word that the vocabulary takes as a drug name."""
         low = word.lower()
+        verdict = self._verdicts.get(low)
+        if verdict is None:
+            if len(self._verdicts) >= _MAX_VERDICTS:
+                self._verdicts.clear()
+            verdict = self._verdicts[low] = self._is_drug(low)
+        return verdict
+
+    def _is_drug(self, low: str) -> bool:
         if low in self.words:
             return True
         if low in self.not_drugs or len(low) < 5:
             return False
-        return any(low.endswith(s) for s in self.stems if len(low) > len(s) + self.min_extra)
+        return any(low.endswith(stems) for n, stems in self._stems_by_length if len(low) > n + self.min_extra)
 
     def find(self, text: str, start: int = 0, end: Optional[int] = None) -> List[Tuple[int, int, str]]:
         """(start, end, name) of drug names in text[start:end], in text order:

@@ -364,8 +364,8 @@ class CtReasoner(Pipe):
                     error_handler(self.name, self, [doc], err)
 
     def _annotate(self, doc: Doc, ents: List[Any], candidates: SpanCandidates, tables: ReasonerTables) -> Doc:
-        text = doc.text
-        sentences = self._sentences(doc, tables)
+        text = doc.text  # once: Doc.text joins every token
+        sentences = self._sentences(doc, tables, text)
         labs = tables_lab_findings(text, tables) if self.use_lab_mentions else []
         model_spans = choose_model_spans(candidates, tables.kb)
         rejected: List[Dict[str, Any]] = []
@@ -373,7 +373,7 @@ class CtReasoner(Pipe):
             text, tables.kb, model_spans, labs, sentences, use_kb_mentions=self.use_kb_mentions,
             head_nouns=tables.head_nouns, treatment=lambda t: treatment_reason(t, tables), rejected=rejected,
         )
-        drugs = drugs_by_sentence(doc, ents, sentences, self.spans_key, self.drug_rule, tables)
+        drugs = drugs_by_sentence(doc, ents, sentences, self.spans_key, self.drug_rule, tables, text)
         events = []
         for sent in sentences:
             in_sent = [m for m in mentions if sent[0] <= m.start < sent[1]]
@@ -390,15 +390,15 @@ class CtReasoner(Pipe):
         grade_from_other_mentions(text, events)
         doc._.ct_adverse_events = events
         doc._.ct_ae_rejected = rejected
-        doc._.ct_regimens = doc_regimens(doc, ents, sentences, self.drug_rule, tables)
+        doc._.ct_regimens = doc_regimens(doc, ents, sentences, self.drug_rule, tables, text)
         return doc
 
     @staticmethod
-    def _sentences(doc: Doc, tables: ReasonerTables) -> List[Sequence[int]]:
+    def _sentences(doc: Doc, tables: ReasonerTables, text: str) -> List[Sequence[int]]:
         if doc.has_annotation("SENT_START"):
             return [(s.start_char, s.end_char) for s in doc.sents]
-        spans = tables.text_rules.split_sentences(doc.text)
-        return spans or [(0, len(doc.text))]
+        spans = tables.text_rules.split_sentences(text)
+        return spans or [(0, len(text))]
 
 
 def tables_lab_findings(text: str, tables: ReasonerTables) -> list:

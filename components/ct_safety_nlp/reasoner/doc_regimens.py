@@ -54,12 +54,14 @@ def plausible_drug(text: str, start: int, end: int, tables: ReasonerTables) -> b
     return any(len(w) >= 4 for w in re.findall(r"[A-Za-z]+", name))
 
 
-def model_drugs(doc, ents: Sequence[Any], spans_key: str, tables: ReasonerTables) -> List[Tuple[int, int, str]]:
-    """(start, end, text) of the model's plausible DRUG entities and spans."""
+def model_drugs(doc, ents: Sequence[Any], spans_key: str, tables: ReasonerTables, text: Optional[str] = None) -> List[Tuple[int, int, str]]:
+    """(start, end, text) of the model's plausible DRUG entities and spans
+    (``text``: ``doc.text``, when the caller has it: Doc.text joins every token)."""
     found = [(e.start_char, e.end_char, e.text) for e in ents if e.label_ == "DRUG"]
     if spans_key and spans_key in doc.spans:
         found += [(s.start_char, s.end_char, s.text) for s in doc.spans[spans_key] if s.label_ == "DRUG"]
-    return [d for d in found if plausible_drug(doc.text, d[0], d[1], tables)]
+    text = doc.text if text is None else text
+    return [d for d in found if plausible_drug(text, d[0], d[1], tables)]
 
 
 def treatment_reason(text: str, tables: ReasonerTables) -> Optional[str]:
@@ -73,22 +75,25 @@ def treatment_reason(text: str, tables: ReasonerTables) -> Optional[str]:
     return None
 
 
-def drugs_by_sentence(doc, ents: Sequence[Any], sentences: Sequence[Offsets], spans_key: str, drug_rule: bool, tables: ReasonerTables) -> Dict[Offsets, List[Tuple[int, int, str]]]:
+def drugs_by_sentence(doc, ents: Sequence[Any], sentences: Sequence[Offsets], spans_key: str, drug_rule: bool, tables: ReasonerTables,
+                      text: Optional[str] = None) -> Dict[Offsets, List[Tuple[int, int, str]]]:
     """sentence -> (start, end, name) of its drugs: the drug vocabulary's (with
     ``drug_rule``), then the model's plausible DRUG entities and spans overlapping none."""
-    found = model_drugs(doc, ents, spans_key, tables)
+    text = doc.text if text is None else text
+    found = model_drugs(doc, ents, spans_key, tables, text)
     out = {}
     for sent in sentences:
-        rule = tables.drugs.find(doc.text, *sent) if drug_rule else []
+        rule = tables.drugs.find(text, *sent) if drug_rule else []
         out[sent] = _union(rule, [d for d in found if sent[0] <= d[0] < sent[1]])
     return out
 
 
-def doc_regimens(doc, ents: Sequence[Any], sentences: Sequence[Offsets], drug_rule: bool, tables: ReasonerTables) -> List[Dict[str, Any]]:
+def doc_regimens(doc, ents: Sequence[Any], sentences: Sequence[Offsets], drug_rule: bool, tables: ReasonerTables,
+                 text: Optional[str] = None) -> List[Dict[str, Any]]:
     """The regimen records of ``doc`` (keys :data:`REGIMEN_KEYS`)."""
-    text = doc.text
+    text = doc.text if text is None else text
     doses = _union(find_doses(text, rules=tables.regimens), [(e.start_char, e.end_char) for e in ents if e.label_ == "DOSE"])
-    drugs = model_drugs(doc, ents, "", tables)
+    drugs = model_drugs(doc, ents, "", tables, text)
     by_sentence: Dict[Offsets, List[Tuple[int, int, str]]] = {}  # a sentence's drugs, found once for all its doses
     out = []
     for start, end in doses:

@@ -98,8 +98,9 @@ def add_course(text: str, events: List[Dict[str, Any]], sentences: Sequence[Offs
     only in a document-wide statement (or not at all) gives way to one stated
     nearer another mention of the same CTCAE term. A negated mention gets none."""
     asserted = [e for e in events if not e["negated"]]
+    memo: Dict[Any, Any] = {}  # what each sentence without the mention states, found once per document
     found = {
-        id(e): course.assess(text, (e["start_char"], e["end_char"]), sentences, [o["start_char"] for o in asserted if o is not e])
+        id(e): course.assess(text, (e["start_char"], e["end_char"]), sentences, [o["start_char"] for o in asserted if o is not e], memo)
         for e in asserted
     }
     for event in events:
