@@ -57,7 +57,9 @@ def _links(ae, drug):
 
 
 #: what the shipped pipeline must hold, whatever configs/assemble.cfg says
-REQUIRED = ["transformer", "ner", "span_finder", "spancat", "ct_reasoner", "ct_efficacy", "ct_followup"]
+REQUIRED = ["ct_sentences", "transformer", "ner", "span_finder", "spancat", "ct_release_trf_data", "ct_reasoner", "ct_efficacy", "ct_followup"]
+#: made on request only (nlp.enable_pipe / generate / the service): disabled when loaded
+DISABLED = ["ct_followup"]
 
 
 def _model_folder(model: str) -> Path:
@@ -77,9 +79,10 @@ def check_components(nlp, model: str, assemble_cfg: Path, protocol_yml: Path) ->
     from ct_safety_nlp.reasoner.tables import TABLE_FILES
 
     expected = list(load_config(assemble_cfg, interpolate=False)["nlp"]["pipeline"])
-    print("pipeline:", nlp.pipe_names)
-    assert nlp.pipe_names == expected, (nlp.pipe_names, expected)
-    assert [name for name in nlp.pipe_names if name in REQUIRED] == REQUIRED, (nlp.pipe_names, REQUIRED)
+    print("pipeline:", nlp.component_names, "disabled:", nlp.disabled)
+    assert nlp.component_names == expected, (nlp.component_names, expected)
+    assert [name for name in nlp.component_names if name in REQUIRED] == REQUIRED, (nlp.component_names, REQUIRED)
+    assert nlp.disabled == DISABLED, nlp.disabled
     assert {"DRUG", "ADVERSE_EVENT"} <= set(nlp.get_pipe("ner").labels), nlp.get_pipe("ner").labels
     folders = [_model_folder(model) / "ct_reasoner"]
     saved = {p.name for p in folders[0].iterdir()}
@@ -105,12 +108,15 @@ def check_documents(nlp) -> None:
     assert (ae["grade"], ae["dlt"], ae["action"]) == (3, False, "reduce_one_level"), ae
 
     doc = nlp(SAE_TEXT)
+    assert doc._.ct_followup is None  # disabled: no record unless asked
+    assert len(doc._.trf_data.tensors) == 0  # ct_release_trf_data emptied the hidden states
     ae = _ae(doc, "Febrile neutropenia")
     assert ae["serious"] is True and ae["negated"] is False and _links(ae, "carboplatin"), ae
     assert _ae(doc, "Vomiting")["negated"] is True
     print("regimens:", json.dumps(doc._.ct_regimens))
     (regimen,) = [r for r in doc._.ct_regimens if "carboplatin" in str(r.get("drug", "")).lower()]
     assert "400" in json.dumps(regimen), regimen
+    doc = nlp.get_pipe("ct_followup")(doc)  # the record on request
     record = doc._.ct_followup
     print("follow-up record:", record["record"][:200].replace("\n", " | "), "...")
     assert record["backend"] == "template" and "Febrile neutropenia" in record["record"], record

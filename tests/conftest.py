@@ -72,6 +72,24 @@ def phee_dev_path() -> Path:
 
 
 @pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory, phee_train_path, phee_dev_path):
+    """60 PHEE train and 20 dev sentences as .spacy files (short trainings)."""
+    from collections import Counter
+
+    import spacy
+
+    from scripts import convert
+
+    out = tmp_path_factory.mktemp("corpus")
+    nlp = spacy.blank("en")
+    train = list(convert.read_jsonl(phee_train_path))[:60]
+    dev = list(convert.read_jsonl(phee_dev_path))[:20]
+    convert.write_docbin(nlp, train, out / "train.spacy", Counter())
+    convert.write_docbin(nlp, dev, out / "dev.spacy", Counter())
+    return out
+
+
+@pytest.fixture(scope="session")
 def ctcae_xlsx_path() -> Path:
     return _data_file("ctcae", "CTCAE_v5.0.xlsx")
 

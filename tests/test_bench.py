@@ -41,7 +41,7 @@ def test_bench_writes_results(tmp_path, phee_dev_path):
     (rss,) = data["files_rss"]
     assert rss["files"] == 30 and rss["peak_rss_mb"] > 20
     md = out.with_suffix(".md").read_text()
-    assert "| full | 1 |" in md and "| 30 |" in md and "scripts/bench.py run" in md
+    assert "| full | sentences | 1 |" in md and "| 30 |" in md and "scripts/bench.py run" in md
 
 
 def test_bench_rejects_missing_texts(tmp_path):
@@ -62,3 +62,36 @@ def test_transformer_detection_and_texts(tmp_path):
     path = tmp_path / "t.jsonl"
     path.write_text(json.dumps({"context": "a b"}) + "\n\n" + json.dumps({"text": "c"}) + "\n")
     assert bench._load_texts(path, 5) == ["a b", "c", "a b", "c", "a b"]
+
+
+def test_long_documents_join_abstracts_in_order_into_pages():
+    bench = _bench_module()
+    rows = [{"id": "1_1", "text": "a b c."}, {"id": "1_2", "text": "d e."}, {"id": "2_1", "text": "f g h i."},
+            {"id": "3_1", "text": "j."}]
+    # 5 words per page: abstract 1 (5 words) is a page; abstract 2 (4) + 3 (1) make the next
+    assert bench.long_documents(rows, 4, 5) == ["a b c. d e.", "f g h i.\n\nj."]
+    assert bench.long_documents(rows, 4, 6) == ["a b c. d e.\n\nf g h i.", "j."]  # the last may be shorter
+    assert bench.long_documents(rows, 2, 100) == ["a b c. d e."]  # only the first n sentences
+    # cycled: sentence 5 is rows[0] again, a new paragraph after abstract 3
+    assert bench.long_documents(rows, 5, 1000) == ["a b c. d e.\n\nf g h i.\n\nj.\n\na b c."]
+
+
+def test_ratios_of_one_run():
+    bench = _bench_module()
+    rows = [
+        {"mode": "hf", "n_process": 1, "texts": "sentences", "words_per_s": 1000.0},
+        {"mode": "full", "n_process": 1, "texts": "sentences", "words_per_s": 1500.0},
+        {"mode": "full", "n_process": 2, "texts": "sentences", "words_per_s": 1800.0},
+        {"mode": "full", "n_process": 1, "texts": "long", "words_per_s": 1200.0},
+        {"mode": "hf", "n_process": 2, "texts": "sentences", "skipped": "one process only"},
+    ]
+    assert bench.ratios(rows) == {"full_vs_hf_x1": 1.5, "full_best_vs_hf": 1.8, "full_long_vs_sentences_x1": 0.8}
+    assert bench.ratios(rows[1:]) == {"full_long_vs_sentences_x1": 0.8}  # no hf: no ratio to it
+
+
+def test_hf_mode_is_skipped_without_a_transformer():
+    import spacy
+
+    bench = _bench_module()
+    nlp = spacy.blank("en")
+    assert bench._hf_forward(nlp, ["a b"], 1, 8) == {"skipped": "the pipeline has no transformer component"}

@@ -70,6 +70,23 @@ def test_done_when_example(tmp_path, reasoner_pipeline_dir):
     assert "wrote 1 records" in result.stderr
 
 
+def test_a_disabled_ct_followup_is_enabled_not_added_again(tmp_path, reasoner_pipeline_dir):
+    """The shipped pipeline saves ct_followup disabled (made on request): generate turns it on."""
+    nlp = spacy.load(reasoner_pipeline_dir)
+    if "ct_followup" not in nlp.component_names:
+        nlp.add_pipe("ct_followup")
+    nlp.disable_pipe("ct_followup")
+    saved = tmp_path / "disabled"
+    nlp.to_disk(saved)
+    assert spacy.load(saved).disabled == ["ct_followup"]
+    src = write_jsonl(tmp_path / "in.jsonl", [DONE_WHEN_LINE])
+    out = tmp_path / "out.jsonl"
+    result = run(src, "--output", out, "--model", saved, "--strict")
+    assert result.exit_code == 0, result.output
+    (rec,) = read_jsonl(out)
+    assert "Diarrhea: grade 3" in rec["record"] and rec["issues"] == []
+
+
 def test_bad_lines_are_reported_with_line_numbers_and_skipped(tmp_path, blank_pipeline):
     lines = [
         {"id": "a", "text": "Visit one.", "context": {"patient_id": "P-1"}},

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from collections import Counter
 
 import pytest
 import spacy
@@ -16,17 +15,6 @@ from spacy.tokens import DocBin
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 from scripts import convert  # noqa: E402 - scripts/ is a package on pytest's pythonpath (setup.cfg)
-
-
-@pytest.fixture(scope="session")
-def small_corpus(tmp_path_factory, phee_train_path, phee_dev_path):
-    out = tmp_path_factory.mktemp("corpus")
-    nlp = spacy.blank("en")
-    train = list(convert.read_jsonl(phee_train_path))[:60]
-    dev = list(convert.read_jsonl(phee_dev_path))[:20]
-    convert.write_docbin(nlp, train, out / "train.spacy", Counter())
-    convert.write_docbin(nlp, dev, out / "dev.spacy", Counter())
-    return out
 
 
 def train(config_name, corpus, output, extra=()):
@@ -92,15 +80,19 @@ def test_evaluate_script_writes_per_label_tables(tmp_path, trained_transformer, 
 
 
 @pytest.mark.slow
-def test_int8_inference_setting_predicts_with_int8_and_saves_fp32(trained_transformer, tmp_path):
+@pytest.mark.parametrize("scheme", ["onnx-int8", "per-channel-ffn"])
+def test_int8_inference_setting_predicts_with_int8_and_saves_fp32(trained_transformer, tmp_path, scheme, monkeypatch):
     """ct.TransformerModel.v1 inference_int8: prediction on CPU runs an int8 copy
     of the encoder; the component's own module and what it saves stay fp32; a
     pipeline rebuilt from its bytes or folder makes a fresh copy."""
     import torch
 
+    from ct_safety_nlp.onnx_int8 import OnnxInt8Encoder
+
+    monkeypatch.setenv("CT_CACHE_DIR", str(tmp_path / "cache"))
     text = "A 45-year-old man developed severe hepatotoxicity after oral isoniazid 300 mg daily."
     fp32 = spacy.load(trained_transformer)
-    on = {"components": {"transformer": {"model": {"inference_int8": True}}}}
+    on = {"components": {"transformer": {"model": {"inference_int8": True, "int8_scheme": scheme}}}}
     nlp = spacy.load(trained_transformer, config=on)
     shim = nlp.get_pipe("transformer").model.layers[0].shims[0]
     module = shim._model
@@ -109,7 +101,10 @@ def test_int8_inference_setting_predicts_with_int8_and_saves_fp32(trained_transf
     assert shim._model is module  # swapped back after the forward pass
     copy_of, int8 = shim._ct_int8
     assert copy_of is module
-    assert any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in int8.modules())
+    if scheme == "onnx-int8":
+        assert isinstance(int8, OnnxInt8Encoder) and not isinstance(module, OnnxInt8Encoder)
+    else:
+        assert any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in int8.modules())
     assert not any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in module.modules())
     # int8 output is close to fp32, not identical (the copy really ran)
     a = doc._.trf_data.tensors[0]
@@ -121,7 +116,7 @@ def test_int8_inference_setting_predicts_with_int8_and_saves_fp32(trained_transf
     assert all(saved[k].dtype == reference[k].dtype and torch.equal(saved[k], reference[k]) for k in saved)
     again = spacy.load(trained_transformer, config=on).from_bytes(nlp.to_bytes())  # what n_process / Ray workers get
     assert [e.text for e in again(text).ents] == [e.text for e in doc.ents]
-    assert again.get_pipe("transformer").model.attrs["ct_int8_scheme"] == "per-channel-ffn"
+    assert again.get_pipe("transformer").model.attrs["ct_int8_scheme"] == scheme
     nlp.to_disk(tmp_path / "saved")
     reloaded = spacy.load(tmp_path / "saved")
     assert reloaded.config["components"]["transformer"]["model"]["inference_int8"] is True
@@ -132,7 +127,9 @@ def test_int8_inference_setting_predicts_with_int8_and_saves_fp32(trained_transf
 def test_set_inference_precision_writes_the_setting(trained_transformer, tmp_path):
     import shutil
 
-    from scripts.set_inference_precision import set_precision
+    import typer
+
+    from scripts.set_inference_precision import set_max_batch_items, set_precision
 
     folder = tmp_path / "p"
     shutil.copytree(trained_transformer, folder)
@@ -141,8 +138,12 @@ def test_set_inference_precision_writes_the_setting(trained_transformer, tmp_pat
     assert (model["inference_int8"], model["int8_scheme"]) == (True, "per-channel-ffn")
     set_precision(folder, None)
     assert spacy.load(folder).config["components"]["transformer"]["model"]["inference_int8"] is False
-    import typer
-
+    set_max_batch_items(folder, 512)  # config and the component's saved cfg (which wins on load)
+    loaded = spacy.load(folder)
+    assert loaded.config["components"]["transformer"]["max_batch_items"] == 512
+    assert loaded.get_pipe("transformer").cfg["max_batch_items"] == 512
+    with pytest.raises(typer.BadParameter, match="must be positive"):
+        set_max_batch_items(folder, 0)
     with pytest.raises(typer.BadParameter, match="must be one of"):
         set_precision(folder, "int4")
     with pytest.raises(typer.BadParameter, match="not a saved pipeline"):
@@ -161,7 +162,7 @@ def test_measure_int8_compares_precisions_in_one_run(tmp_path, trained_transform
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
-    schemes = ("per-tensor", "per-channel", "per-channel-ffn")
+    schemes = ("per-tensor", "per-channel", "per-channel-ffn", "onnx-int8")
     assert set(report["runs"]) == {"hf_fp32", "trained_fp32", "trained_fp32_again"} | {f"trained_int8_{s}" for s in schemes}
     assert all(r["words_per_s"] > 0 for r in report["runs"].values())
     assert report["n_docs"] == 16 and report["n_words"] > 16
@@ -219,7 +220,11 @@ def test_project_workflow_builds_installs_and_loads_the_package(project_copy):
     assert (root / "metrics" / "transformer" / "scores.md").exists()
     project_run(root, "assemble")
     assembled = spacy.load(root / "training" / "assembled")
-    assert assembled.pipe_names[:4] == ["transformer", "ner", "span_finder", "spancat"]
+    assert assembled.pipe_names == [
+        "ct_sentences", "transformer", "ner", "span_finder", "spancat",
+        "ct_release_trf_data", "ct_reasoner", "ct_efficacy", "ct_followup",
+    ]
+    assert assembled.disabled == ["ct_followup"]  # run on request (generate, the service, nlp.enable_pipe)
     project_run(root, "package")
     wheels = list((root / "packages").rglob("en_clinical_trials-*.whl")) + list((root / "packages" / "dist").glob("ct_safety_nlp-*.whl"))
     assert len(wheels) == 2, wheels

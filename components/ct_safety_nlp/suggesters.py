@@ -13,6 +13,15 @@ as the finder is trained: then it proposes only a few dozen per sentence).
 
 When a doc has no candidates key at all (span_finder absent or disabled), it
 falls back to n-grams of ``fallback_sizes`` so spancat still works.
+
+``within_sentences`` (default false; the shipped pipeline sets it, see
+``scripts/set_inference_precision.py``): a candidate that crosses a sentence
+boundary (the library's sentence splitter, :func:`ct_safety_nlp.text.split_sentences`)
+is dropped. The finder pairs any start with any end up to its ``max_length``;
+in a document of many sentences that pairs the end of one with the start of
+the next: twice the candidates per word, twice as long, on PHEE abstracts
+joined into pages (``spacy project run bench``), none of them an entity of the
+single-sentence training data.
 """
 
 from typing import List, Optional
@@ -27,6 +36,7 @@ def suggest_span_candidates(
     candidates_key: str,
     max_per_token: float,
     fallback_sizes: List[int],
+    within_sentences: bool = False,
     ops: Optional[Ops] = None,
 ) -> Ragged:
     if ops is None:
@@ -40,6 +50,9 @@ def suggest_span_candidates(
             offsets = sorted(offsets[:cap])
         else:
             offsets = [(i, i + size) for size in fallback_sizes for i in range(len(doc) - size + 1)]
+        if within_sentences and offsets:
+            sentence_of = _token_sentences(doc)
+            offsets = [(a, b) for a, b in offsets if sentence_of[a] == sentence_of[b - 1]]
         spans.extend([start, end] for start, end in offsets)
         lengths.append(len(offsets))
     lengths_array = ops.asarray1i(lengths)
@@ -48,10 +61,22 @@ def suggest_span_candidates(
     return Ragged(ops.xp.zeros((0, 0), dtype="i"), lengths_array)
 
 
+def _token_sentences(doc) -> List[int]:
+    """The index of each token's sentence (:func:`ct_safety_nlp.text.split_sentences`;
+    a token outside every sentence, i.e. whitespace between them, gets the next one)."""
+    import bisect
+
+    from .text import split_sentences
+
+    ends = [end for _, end in split_sentences(doc.text)]
+    return [bisect.bisect_right(ends, token.idx) for token in doc]
+
+
 def build_span_candidates_suggester(
     candidates_key: str = "span_candidates",
     max_per_token: float = 4.0,
     fallback_sizes: List[int] = [1, 2, 3],
+    within_sentences: bool = False,
 ):
     """Registered as ``ct.span_candidates_suggester.v1`` (entry point ``spacy_misc``)."""
     from functools import partial
@@ -63,4 +88,5 @@ def build_span_candidates_suggester(
         candidates_key=candidates_key,
         max_per_token=max_per_token,
         fallback_sizes=list(fallback_sizes),
+        within_sentences=bool(within_sentences),
     )

@@ -115,6 +115,24 @@ def test_generate_is_generates_output_line(client, serve_nlp):
     assert "Repeat CBC" in body["results"][0]["record"]
 
 
+def test_disabled_followup_is_made_on_request_only(make_client, serve_model_dir, serve_nlp):
+    """The shipped pipeline loads with ct_followup disabled: /v1/annotate does not
+    make the record, followup=true and /v1/generate make it, the same as enabled."""
+    nlp = spacy.load(serve_model_dir, disable=["ct_followup"])
+    assert nlp.disabled == ["ct_followup"]
+    client = make_client(PipelineService(nlp))
+    assert client.get("/v1/info").json()["features"]["generate"] is True
+    plain = client.post("/v1/annotate", json={"text": NARRATIVE}).json()["documents"][0]
+    assert "followup" not in plain
+    asked = client.post("/v1/annotate", json={"text": NARRATIVE, "followup": True}).json()["documents"][0]
+    enabled = followup_output("1", serve_nlp(NARRATIVE))
+    enabled.pop("id")
+    assert asked["followup"] == enabled and "Febrile neutropenia" in asked["followup"]["record"]
+    gen = client.post("/v1/generate", json={"text": NARRATIVE}).json()
+    assert gen["results"] == [dict(id="1", **enabled)] and gen["errors"] == []
+    assert nlp.disabled == ["ct_followup"]  # still off for the next plain request
+
+
 def test_same_request_twice_same_answer_and_no_vocab_growth(client, serve_nlp):
     text = "Grade 2 zorbulitis after qwertymab 5 mg; no flimflamia."
     first = client.post("/v1/annotate", json={"text": text})

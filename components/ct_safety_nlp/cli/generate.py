@@ -76,9 +76,11 @@ def _prepare(nlp, backend: str, config_path: Optional[Path]) -> List[str]:
     if backend == "template":
         cfg = _component_cfg(config, "ct_followup") if config is not None else None
         if cfg is not None:
-            if "ct_followup" in nlp.pipe_names:
+            if "ct_followup" in nlp.component_names:
                 nlp.remove_pipe("ct_followup")
             nlp.add_pipe("ct_followup", config=cfg)
+        elif "ct_followup" in nlp.disabled:  # the shipped pipeline makes the record on request only
+            nlp.enable_pipe("ct_followup")
         elif "ct_followup" not in nlp.pipe_names:
             nlp.add_pipe("ct_followup")
         return []

@@ -101,7 +101,8 @@ class PipelineService:
         meta = nlp.meta or {}
         self.model_name = model_name or f"{meta.get('lang', nlp.lang)}_{meta.get('name', 'pipeline')}"
         self.kb = find_kb(nlp)
-        self.has_followup = "ct_followup" in nlp.pipe_names
+        # the shipped pipeline has ct_followup disabled (the record is made on request): run it here when asked
+        self.has_followup = "ct_followup" in nlp.component_names
 
     @classmethod
     def load(cls, model: str, **kwargs) -> "PipelineService":
@@ -141,6 +142,17 @@ class PipelineService:
         doc = self.nlp.make_doc(item["text"])
         if item.get("context") is not None:  # untouched otherwise: the same Doc as nlp(text) makes
             doc._.ct_context = dict(item["context"])
+        return doc
+
+    def _with_followup(self, doc):
+        """``doc`` with its follow-up record: made now when ct_followup is disabled
+        (a failure becomes an issue of the record, not an error of the request)."""
+        if "ct_followup" in self.nlp.disabled:
+            try:
+                doc = self.nlp.get_pipe("ct_followup")(doc)
+            except Exception as err:  # noqa: BLE001 - reported in the record's issues
+                doc._.ct_followup = None
+                doc._.ct_followup_issues = [f"ct_followup failed: {type(err).__name__}: {err}"]
         return doc
 
     def _one(self, item: Dict[str, Any]) -> Tuple[Any, Optional[str]]:
@@ -213,7 +225,7 @@ class PipelineService:
         def to_output(doc, item):
             record = doc_record(doc, item, include_text)
             if followup:
-                out = followup_output(item["id"], doc)
+                out = followup_output(item["id"], self._with_followup(doc))
                 out.pop("id")
                 record["followup"] = out
             return record
@@ -225,7 +237,7 @@ class PipelineService:
         """``{"results": [generate's output lines], "errors": [error records]}``."""
         if not self.has_followup:
             raise NotAvailable("the pipeline has no ct_followup component, so no follow-up record can be generated")
-        results, errors = self._process(items, lambda doc, item: followup_output(item["id"], doc), cancel)
+        results, errors = self._process(items, lambda doc, item: followup_output(item["id"], self._with_followup(doc)), cancel)
         return {"results": results, "errors": errors}
 
     def annotate_file(
