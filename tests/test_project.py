@@ -220,7 +220,7 @@ def test_project_workflow_builds_installs_and_loads_the_package(project_copy):
     assert (root / "metrics" / "transformer" / "scores.md").exists()
     project_run(root, "assemble")
     assembled = spacy.load(root / "training" / "assembled")
-    assert assembled.pipe_names == [
+    assert assembled.component_names == [
         "ct_sentences", "transformer", "ner", "span_finder", "spancat",
         "ct_release_trf_data", "ct_reasoner", "ct_efficacy", "ct_followup",
     ]
