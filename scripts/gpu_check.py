@@ -131,14 +131,12 @@ def device(gpu_id: int) -> None:
 
 def _texts(path: Path, n_docs: int) -> List[str]:
     """N_DOCS texts (``text`` or PHEE's ``context``) of a JSON-lines file, cycled."""
-    texts = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                obj = json.loads(line)
-                text = obj.get("text") or obj.get("context") or ""
-                if text.strip():
-                    texts.append(text)
+    from ct_safety_nlp.fileio import read_jsonl_texts
+
+    try:
+        texts = read_jsonl_texts(path)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
     if not texts:
         raise typer.BadParameter(f"{path} has no 'text' or 'context' fields")
     return [texts[i % len(texts)] for i in range(n_docs)]

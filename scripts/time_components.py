@@ -19,20 +19,12 @@ app = typer.Typer(add_completion=False)
 
 
 def _texts(path: Path, n: int) -> List[str]:
-    texts = []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise typer.BadParameter(f"{path}:{number}: not JSON ({err.msg})") from err
-            if not isinstance(obj, dict):
-                raise typer.BadParameter(f"{path}:{number}: expected a JSON object with 'text' or 'context', got {type(obj).__name__}")
-            text = obj.get("text") or obj.get("context") or ""
-            if isinstance(text, str) and text.strip():
-                texts.append(text)
+    from ct_safety_nlp.fileio import read_jsonl_texts
+
+    try:
+        texts = read_jsonl_texts(path)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
     if len(texts) < n:
         raise typer.BadParameter(
             f"{path} has {len(texts)} texts; --n-docs {n} needs at least {n} (2 x {n} for two different passes)"

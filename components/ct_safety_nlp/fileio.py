@@ -1,15 +1,17 @@
 """Atomic file writes, used wherever the library writes a result file (reports,
 lists, state files, tables): a crash leaves either the old file or the new one,
-never a part. A leaf module: it imports nothing from the library."""
+never a part; and the one reader of JSON-lines text files that the
+measurement scripts share. A leaf module: it imports nothing from the library."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Optional, Union
+from typing import List, Optional, Union
 
-__all__ = ["write_atomic"]
+__all__ = ["read_jsonl_texts", "write_atomic"]
 
 
 def _default_mode() -> int:
@@ -47,3 +49,25 @@ def write_atomic(path: Union[str, Path], data: Union[bytes, str], *, mode: Optio
     finally:
         os.close(dir_fd)
     return path
+
+
+def read_jsonl_texts(path: Union[str, Path]) -> List[str]:
+    """The texts of a JSON-lines file, in order: each object's ``text``, else
+    its ``context`` (PHEE's field). Blank lines and objects without a text are
+    passed over; a line that is not a JSON object is a ``ValueError`` naming
+    ``FILE:LINE``."""
+    texts: List[str] = []
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}:{number}: not JSON ({err.msg})") from err
+            if not isinstance(obj, dict):
+                raise ValueError(f"{path}:{number}: expected a JSON object with 'text' or 'context', got {type(obj).__name__}")
+            text = obj.get("text") or obj.get("context") or ""
+            if isinstance(text, str) and text.strip():
+                texts.append(text)
+    return texts
