@@ -60,21 +60,12 @@ def _threads_env(n_process: int) -> Dict[str, str]:
 
 
 def _read_rows(path: Path) -> List[Dict[str, str]]:
-    rows: List[Dict[str, str]] = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise typer.BadParameter(f"{path}:{number}: not JSON ({err.msg})") from err
-            text = (obj.get("text") or obj.get("context") or "") if isinstance(obj, dict) else ""
-            if text.strip():
-                rows.append({"id": str(obj.get("id", number)), "text": text})
-    if not rows:
-        raise typer.BadParameter(f"{path} has no 'text' or 'context' fields")
-    return rows
+    from ct_safety_nlp.fileio import read_jsonl_text_rows
+
+    try:
+        return read_jsonl_text_rows(path)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
 
 
 def _load_texts(path: Path, n_docs: int) -> List[str]:

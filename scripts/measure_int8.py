@@ -42,12 +42,9 @@ def _texts(path: Path, n_docs: int) -> List[str]:
     from ct_safety_nlp.fileio import read_jsonl_texts
 
     try:
-        texts = read_jsonl_texts(path)
+        return read_jsonl_texts(path, n_docs)
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err
-    if not texts:
-        raise typer.BadParameter(f"{path} has no 'text' or 'context' fields")
-    return texts[:n_docs]
 
 
 def _shim(nlp):

@@ -4,7 +4,7 @@ gpu_check)."""
 
 import pytest
 
-from ct_safety_nlp.fileio import read_jsonl_texts
+from ct_safety_nlp.fileio import read_jsonl_text_rows, read_jsonl_texts
 
 
 def test_text_then_context_in_order_blank_and_empty_passed_over(tmp_path):
@@ -31,3 +31,19 @@ def test_a_bad_line_is_named_with_its_number(tmp_path, line, problem):
     with pytest.raises(ValueError, match=problem) as err:
         read_jsonl_texts(path)
     assert str(err.value).startswith(f"{path}:2: ")
+
+
+def test_first_n_or_cycled_to_n_rows_carry_ids(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"text": "a", "id": "123_0"}\n{"context": "b"}\n', encoding="utf-8")
+    assert read_jsonl_texts(path, 1) == ["a"]
+    assert read_jsonl_texts(path, 5) == ["a", "b"]
+    assert read_jsonl_texts(path, 5, cycle=True) == ["a", "b", "a", "b", "a"]
+    assert read_jsonl_text_rows(path) == [{"id": "123_0", "text": "a"}, {"id": "2", "text": "b"}]
+
+
+def test_a_file_without_texts_is_named(tmp_path):
+    path = tmp_path / "empty.jsonl"
+    path.write_text('\n{"id": 1}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"empty\.jsonl has no 'text' or 'context' fields"):
+        read_jsonl_texts(path)

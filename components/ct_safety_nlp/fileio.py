@@ -9,9 +9,9 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import List, Optional, Union
+from typing import Dict, List, Optional, Union
 
-__all__ = ["read_jsonl_texts", "write_atomic"]
+__all__ = ["read_jsonl_text_rows", "read_jsonl_texts", "write_atomic"]
 
 
 def _default_mode() -> int:
@@ -51,12 +51,14 @@ def write_atomic(path: Union[str, Path], data: Union[bytes, str], *, mode: Optio
     return path
 
 
-def read_jsonl_texts(path: Union[str, Path]) -> List[str]:
-    """The texts of a JSON-lines file, in order: each object's ``text``, else
-    its ``context`` (PHEE's field). Blank lines and objects without a text are
-    passed over; a line that is not a JSON object is a ``ValueError`` naming
-    ``FILE:LINE``."""
-    texts: List[str] = []
+
+def read_jsonl_text_rows(path: Union[str, Path]) -> List[Dict[str, str]]:
+    """The texts of a JSON-lines file, in order, as ``{"id", "text"}``: each
+    object's ``text``, else its ``context`` (PHEE's field); the id is the
+    object's ``id``, else the line number. Blank lines and objects without a
+    text are passed over; a line that is not a JSON object, or a file with no
+    text at all, is a ``ValueError`` naming the file (and ``FILE:LINE``)."""
+    rows: List[Dict[str, str]] = []
     with open(path, encoding="utf-8") as fh:
         for number, line in enumerate(fh, 1):
             if not line.strip():
@@ -69,5 +71,17 @@ def read_jsonl_texts(path: Union[str, Path]) -> List[str]:
                 raise ValueError(f"{path}:{number}: expected a JSON object with 'text' or 'context', got {type(obj).__name__}")
             text = obj.get("text") or obj.get("context") or ""
             if isinstance(text, str) and text.strip():
-                texts.append(text)
-    return texts
+                rows.append({"id": str(obj.get("id", number)), "text": text})
+    if not rows:
+        raise ValueError(f"{path} has no 'text' or 'context' fields")
+    return rows
+
+
+def read_jsonl_texts(path: Union[str, Path], n: Optional[int] = None, *, cycle: bool = False) -> List[str]:
+    """The texts of :func:`read_jsonl_text_rows`; with ``n``, the first ``n``
+    (``cycle``: exactly ``n``, starting again from the first when the file has
+    fewer)."""
+    texts = [row["text"] for row in read_jsonl_text_rows(path)]
+    if n is None:
+        return texts
+    return [texts[i % len(texts)] for i in range(n)] if cycle else texts[:n]
