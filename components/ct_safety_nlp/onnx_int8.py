@@ -109,12 +109,10 @@ def _cached_bytes(module: torch.nn.Module, inputs: List[str], outputs: List[str]
     except Exception:  # noqa: BLE001 - a damaged cache file is made again, never trusted
         path.unlink(missing_ok=True)
     data = _quantised_bytes(module, inputs, outputs)
+    from .fileio import write_atomic
+
     try:  # written whole, then renamed: a crash never leaves half a file under the final name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+        write_atomic(path, data)
     except OSError:
         pass  # a read-only home: the next process quantises again
     return data

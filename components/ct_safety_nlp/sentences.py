@@ -5,7 +5,7 @@
 The shipped pipeline puts it first and reads each sentence as its own
 transformer span (``spacy-transformers.sent_spans.v1``): the model was trained
 on single PHEE sentences, and on pages of joined held-out sentences strided
-128-token windows lose 27 points of entity F1 that sentence spans keep
+128-token windows lose about 27 points of entity F1 that sentence spans keep
 (``spacy project run measure-long-documents``). ``ct_reasoner`` then reads the
 same sentences from ``doc.sents``.
 """

@@ -4,10 +4,9 @@ wordpieces and hidden states) once the components that listen to it have run.
 The shipped pipeline places it right after ``spancat``, the last listener. A
 Doc then carries no hidden states (384 floats per wordpiece for MiniLM, more
 than the text itself many times over): less memory in a bulk run, and with
-``nlp.pipe(n_process=2)`` the workers send back Docs a fraction of the size
-(``spacy project run bench``: the transformer alone at two processes goes
-from below one process's speed to above it). Who wants the hidden states
-loads the pipeline with ``exclude=["ct_release_trf_data"]``.
+``nlp.pipe(n_process=N)`` the workers send back Docs a fraction of the size.
+Who wants the hidden states loads the pipeline with
+``exclude=["ct_release_trf_data"]``.
 """
 
 from typing import Iterable, Iterator
