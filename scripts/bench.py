@@ -394,7 +394,7 @@ def run(
                         r = _annotate(model, folder, n, batch_size, gpu_id=gpu_id)
                     elif mode == "hf" and kind == "long":
                         r = {"mode": mode, "n_process": n, "batch_size": batch_size,
-                             "skipped": "long documents exceed the encoder's 512 positions (the pipeline reads them a sentence at a time)"}
+                             "skipped": "long documents exceed the encoder's 512 positions (the pipeline reads them in spans: windows or sentences)"}
                     else:
                         r = _measure_child(model, mode, n, path, batch_size, gpu_id)
                     r["texts"] = kind

@@ -12,7 +12,7 @@ it there), in both the config and the component's saved ``cfg``, and, with
 and, with ``--transformer-spans``, the transformer's span getter (each
 sentence, or strided windows).
 
-    python scripts/set_inference_precision.py training/assembled --int8 onnx-int8 --max-batch-items 512 --spans-within-sentences --transformer-spans sentences
+    python scripts/set_inference_precision.py training/assembled --int8 onnx-int8 --max-batch-items 512 --spans-within-sentences --transformer-spans strided
     python scripts/set_inference_precision.py training/assembled --fp32
 """
 

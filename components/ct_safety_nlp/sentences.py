@@ -1,13 +1,18 @@
 """``ct_sentences``: sentence boundaries from the library's rule-based splitter
 (:meth:`ct_safety_nlp.text.TextRules.split_sentences`, the shipped
-``text_rules``), set before the transformer.
+``text_rules``), set before the transformer, so that everything after it reads
+the same ``doc.sents``: ``ct_reasoner``, and spancat's
+``ct.span_candidates_suggester.v1`` with ``within_sentences`` (no candidate
+across a sentence boundary).
 
-The shipped pipeline puts it first and reads each sentence as its own
-transformer span (``spacy-transformers.sent_spans.v1``): the model was trained
-on single PHEE sentences, and on pages of joined held-out sentences strided
-128-token windows lose about 27 points of entity F1 that sentence spans keep
-(``spacy project run measure-long-documents``). ``ct_reasoner`` then reads the
-same sentences from ``doc.sents``.
+A pipeline can also read each sentence as its own transformer span
+(``spacy-transformers.sent_spans.v1``; ``scripts/set_inference_precision.py
+--transformer-spans sentences``). The shipped one keeps strided 128-token
+windows: the model, trained on single PHEE sentences, keeps its accuracy on
+pages of joined case-report sentences only with sentence spans, but on trial
+documents (visit notes, CRF comments, lists) it then tags headings and
+fragments as effects (``spacy project run measure-long-documents``, and the
+README's Speed section).
 """
 
 from bisect import bisect_left
