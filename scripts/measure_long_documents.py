@@ -119,7 +119,12 @@ def main(
         except (OSError, ValueError) as err:
             raise typer.BadParameter(f"cannot load {model!r} with variant {name!r}: {err}") from err
         nlp.select_pipes(enable=[p for p in nlp.pipe_names if p in KEEP])
-        sentences = list(DocBin().from_disk(test_path).get_docs(nlp.vocab))
+        try:
+            sentences = list(DocBin().from_disk(test_path).get_docs(nlp.vocab))
+        except ValueError as err:
+            raise typer.BadParameter(f"{test_path}: not a spaCy DocBin (.spacy) file ({err})") from err
+        if not sentences:
+            raise typer.BadParameter(f"{test_path}: no documents")
         pages = join_documents(sentences, min_words)
         row = {"overrides": VARIANTS[name], "sentences": score(nlp, sentences), "long": score(nlp, pages)}
         for key in ("ents_f", "spans_sc_f"):

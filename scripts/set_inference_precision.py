@@ -14,6 +14,10 @@ sentence, or strided windows).
 
     python scripts/set_inference_precision.py training/assembled --int8 onnx-int8 --max-batch-items 512 --spans-within-sentences --transformer-spans strided
     python scripts/set_inference_precision.py training/assembled --fp32
+
+Every option is checked against the pipeline before anything is written; then
+config.cfg (and transformer/cfg, for --max-batch-items) are each written once,
+atomically.
 """
 
 from __future__ import annotations
@@ -26,43 +30,41 @@ import typer
 app = typer.Typer(add_completion=False, help=__doc__)
 
 
-def set_precision(pipeline: Path, scheme: Optional[str]) -> None:
-    """``scheme`` None: fp32; else an int8 scheme of :data:`ct_safety_nlp.models.INT8_SCHEMES`."""
+def _load(pipeline: Path):
+    """``(path, config)`` of ``pipeline``'s config.cfg, uninterpolated."""
     from spacy.util import load_config
-
-    from ct_safety_nlp.models import INT8_SCHEMES
 
     path = pipeline / "config.cfg"
     if not path.is_file():
         raise typer.BadParameter(f"{path} does not exist: not a saved pipeline folder")
-    if scheme is not None and scheme not in INT8_SCHEMES:
-        raise typer.BadParameter(f"--int8 must be one of {', '.join(INT8_SCHEMES)}, got {scheme!r}")
-    config = load_config(path, interpolate=False)
+    return path, load_config(path, interpolate=False)
+
+
+def _transformer_model(path: Path, config) -> dict:
     model = config.get("components", {}).get("transformer", {}).get("model")
     if not model or model.get("@architectures") != "ct.TransformerModel.v1":
         raise typer.BadParameter(f"{path}: [components.transformer.model] is not ct.TransformerModel.v1")
+    return model
+
+
+def apply_precision(path: Path, config, scheme: Optional[str]) -> None:
+    """``scheme`` None: fp32; else an int8 scheme of :data:`ct_safety_nlp.models.INT8_SCHEMES`."""
+    from ct_safety_nlp.models import INT8_SCHEMES
+
+    if scheme is not None and scheme not in INT8_SCHEMES:
+        raise typer.BadParameter(f"--int8 must be one of {', '.join(INT8_SCHEMES)}, got {scheme!r}")
+    model = _transformer_model(path, config)
     model["inference_int8"] = scheme is not None
     if scheme is not None:
         model["int8_scheme"] = scheme
-    config.to_disk(path)
 
 
-def set_max_batch_items(pipeline: Path, n: int) -> None:
-    """The transformer component's ``max_batch_items``, in config.cfg and transformer/cfg."""
-    import srsly
-    from spacy.util import load_config
-
+def apply_max_batch_items(path: Path, config, n: int) -> None:
     if n < 1:
         raise typer.BadParameter(f"--max-batch-items must be positive, got {n}")
-    path, cfg_path = pipeline / "config.cfg", pipeline / "transformer" / "cfg"
-    if not path.is_file() or not cfg_path.is_file():
-        raise typer.BadParameter(f"{pipeline} has no config.cfg and transformer/cfg: not a saved transformer pipeline")
-    config = load_config(path, interpolate=False)
+    if not (path.parent / "transformer" / "cfg").is_file():
+        raise typer.BadParameter(f"{path.parent} has no config.cfg and transformer/cfg: not a saved transformer pipeline")
     config["components"]["transformer"]["max_batch_items"] = n
-    config.to_disk(path)
-    cfg = srsly.read_json(cfg_path)
-    cfg["max_batch_items"] = n
-    srsly.write_json(cfg_path, cfg)
 
 
 #: --transformer-spans values -> the span getter written into the config
@@ -72,39 +74,52 @@ SPAN_GETTERS = {
 }
 
 
-def set_transformer_spans(pipeline: Path, kind: str) -> None:
-    """The transformer's span getter in config.cfg: each sentence (``doc.sents``:
-    needs ``ct_sentences`` before it) or strided 128-token windows (the training config's)."""
-    from spacy.util import load_config
-
+def apply_transformer_spans(path: Path, config, kind: str) -> None:
+    """The transformer's span getter: each sentence (``doc.sents``: needs
+    ``ct_sentences`` before it) or strided 128-token windows (the training config's)."""
     if kind not in SPAN_GETTERS:
         raise typer.BadParameter(f"--transformer-spans must be one of {', '.join(SPAN_GETTERS)}, got {kind!r}")
-    path = pipeline / "config.cfg"
-    if not path.is_file():
-        raise typer.BadParameter(f"{path} does not exist: not a saved pipeline folder")
-    config = load_config(path, interpolate=False)
     model = config.get("components", {}).get("transformer", {}).get("model")
     if not model:
         raise typer.BadParameter(f"{path}: no [components.transformer.model]")
     if kind == "sentences" and "ct_sentences" not in config["nlp"]["pipeline"][: config["nlp"]["pipeline"].index("transformer")]:
         raise typer.BadParameter(f"{path}: sentence spans need ct_sentences before the transformer in [nlp] pipeline")
     model["get_spans"] = dict(SPAN_GETTERS[kind])
-    config.to_disk(path)
 
 
-def set_spans_within_sentences(pipeline: Path, on: bool) -> None:
-    """``within_sentences`` of spancat's ct.span_candidates_suggester.v1 in config.cfg."""
-    from spacy.util import load_config
-
-    path = pipeline / "config.cfg"
-    if not path.is_file():
-        raise typer.BadParameter(f"{path} does not exist: not a saved pipeline folder")
-    config = load_config(path, interpolate=False)
+def apply_spans_within_sentences(path: Path, config, on: bool) -> None:
+    """``within_sentences`` of spancat's ct.span_candidates_suggester.v1."""
     suggester = config.get("components", {}).get("spancat", {}).get("suggester")
     if not suggester or suggester.get("@misc") != "ct.span_candidates_suggester.v1":
         raise typer.BadParameter(f"{path}: [components.spancat.suggester] is not ct.span_candidates_suggester.v1")
     suggester["within_sentences"] = on
-    config.to_disk(path)
+
+
+def _write(path: Path, config, max_batch_items: Optional[int] = None) -> None:
+    import srsly
+
+    from ct_safety_nlp.fileio import write_atomic
+
+    write_atomic(path, config.to_str())
+    if max_batch_items is not None:
+        cfg_path = path.parent / "transformer" / "cfg"
+        cfg = srsly.read_json(cfg_path)
+        cfg["max_batch_items"] = max_batch_items
+        write_atomic(cfg_path, srsly.json_dumps(cfg, indent=2) + "\n")
+
+
+def set_precision(pipeline: Path, scheme: Optional[str]) -> None:
+    """Write one setting: ``scheme`` None: fp32; else an int8 scheme."""
+    path, config = _load(pipeline)
+    apply_precision(path, config, scheme)
+    _write(path, config)
+
+
+def set_max_batch_items(pipeline: Path, n: int) -> None:
+    """The transformer component's ``max_batch_items``, in config.cfg and transformer/cfg."""
+    path, config = _load(pipeline)
+    apply_max_batch_items(path, config, n)
+    _write(path, config, n)
 
 
 @app.command()
@@ -118,17 +133,21 @@ def main(
 ) -> None:
     if (int8 is None) == (not fp32):
         raise typer.BadParameter("give exactly one of --int8 SCHEME or --fp32")
-    set_precision(pipeline, None if fp32 else int8)
-    typer.echo(f"{pipeline}: transformer inference {'fp32' if fp32 else 'int8 ' + int8} on CPU")
+    path, config = _load(pipeline)
+    apply_precision(path, config, None if fp32 else int8)
+    done = [f"transformer inference {'fp32' if fp32 else 'int8 ' + int8} on CPU"]
     if max_batch_items is not None:
-        set_max_batch_items(pipeline, max_batch_items)
-        typer.echo(f"{pipeline}: transformer max_batch_items {max_batch_items}")
+        apply_max_batch_items(path, config, max_batch_items)
+        done.append(f"transformer max_batch_items {max_batch_items}")
     if spans_within_sentences:
-        set_spans_within_sentences(pipeline, True)
-        typer.echo(f"{pipeline}: spancat candidates within sentences")
+        apply_spans_within_sentences(path, config, True)
+        done.append("spancat candidates within sentences")
     if transformer_spans is not None:
-        set_transformer_spans(pipeline, transformer_spans)
-        typer.echo(f"{pipeline}: transformer spans {transformer_spans}")
+        apply_transformer_spans(path, config, transformer_spans)
+        done.append(f"transformer spans {transformer_spans}")
+    _write(path, config, max_batch_items)  # only now: a bad option above leaves the pipeline as it was
+    for line in done:
+        typer.echo(f"{pipeline}: {line}")
 
 
 if __name__ == "__main__":

@@ -69,3 +69,13 @@ def test_an_unknown_variant_is_named(ruler_model):
                            str(ruler_model / "test.spacy"), "--variants", "shipped,windows-64",
                            "--output", str(ruler_model / "x.json")], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "windows-64" in proc.stderr
+
+
+def test_a_test_file_that_is_not_a_docbin_is_named(ruler_model):
+    bad = ruler_model / "test.jsonl"
+    bad.write_text('{"text": "Rash."}\n', encoding="utf-8")
+    proc = subprocess.run([PY, str(REPO / "scripts" / "measure_long_documents.py"), str(ruler_model / "model"),
+                           str(bad), "--variants", "shipped", "--output", str(ruler_model / "x.json")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "not a spaCy DocBin (.spacy) file" in " ".join(proc.stderr.split())
+    assert not (ruler_model / "x.json").exists()

@@ -59,3 +59,28 @@ def test_empty_batch_and_no_candidates(nlp):
 def test_rejects_non_positive_cap():
     with pytest.raises(ValueError, match="max_per_token"):
         registry.misc.get("ct.span_candidates_suggester.v1")(max_per_token=0)
+
+
+def _two_sentences(nlp):
+    doc = nlp("Rash appeared. Fever followed")  # tokens: Rash appeared . | Fever followed
+    doc.spans["span_candidates"] = [doc[0:2], doc[1:4], doc[2:3], doc[3:5], doc[0:5]]
+    return doc
+
+
+def test_within_sentences_drops_candidates_across_a_boundary(nlp):
+    lengths, spans = suggest([_two_sentences(nlp)], within_sentences=True)
+    assert spans == [(0, 2), (2, 3), (3, 5)] and lengths == [3]
+    lengths, spans = suggest([_two_sentences(nlp)], within_sentences=False)
+    assert sorted(spans) == [(0, 2), (0, 5), (1, 4), (2, 3), (3, 5)]
+
+
+def test_within_sentences_applies_to_the_ngram_fallback(nlp):
+    doc = nlp("Rash appeared. Fever followed")
+    _, spans = suggest([doc], fallback_sizes=[2], within_sentences=True)
+    assert spans == [(0, 2), (1, 3), (3, 5)]  # (2, 4) would join "." and "Fever"
+
+
+@pytest.mark.parametrize("value", ["false", 1, None])
+def test_within_sentences_must_be_a_bool(value):
+    with pytest.raises(ValueError, match="within_sentences must be true or false"):
+        registry.misc.get("ct.span_candidates_suggester.v1")(within_sentences=value)

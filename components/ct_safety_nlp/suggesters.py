@@ -81,6 +81,8 @@ def build_span_candidates_suggester(
     """Registered as ``ct.span_candidates_suggester.v1`` (entry point ``spacy_misc``)."""
     from functools import partial
 
+    if not isinstance(within_sentences, bool):
+        raise ValueError(f"ct.span_candidates_suggester.v1: within_sentences must be true or false, got {within_sentences!r}")
     if max_per_token <= 0:
         raise ValueError(f"ct.span_candidates_suggester.v1: max_per_token must be > 0, got {max_per_token}")
     return partial(
@@ -88,5 +90,5 @@ def build_span_candidates_suggester(
         candidates_key=candidates_key,
         max_per_token=max_per_token,
         fallback_sizes=list(fallback_sizes),
-        within_sentences=bool(within_sentences),
+        within_sentences=within_sentences,
     )
