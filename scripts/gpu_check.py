@@ -17,9 +17,7 @@ and a message naming the step, its log and the log's last lines:
                      with the default transformer (all-MiniLM-L6-v2) and
                      ``--max-steps`` steps;
 4. ``bench-default`` ``scripts/bench.py run`` on that model-best at
-                     ``--bench-batch-size`` (passing ``--gpu-id`` only if
-                     bench.py has that option; without it bench.py measures on
-                     the CPU, and the summary says so);
+                     ``--bench-batch-size`` with ``--gpu-id GPU_ID``;
 5. ``pipe-default``  words/s of ``nlp.pipe`` on GPU_ID at each of
                      ``--batch-sizes``, with the transformer's
                      ``max_batch_items`` set to ``--max-batch-items``;
@@ -180,12 +178,6 @@ def _commit() -> Optional[str]:
     return out.stdout.strip() or None
 
 
-def _bench_has_gpu_option() -> bool:
-    out = subprocess.run([sys.executable, str(REPO / "scripts" / "bench.py"), "run", "--help"],
-                         capture_output=True, text=True, env=dict(os.environ, COLUMNS="200"))
-    return "--gpu-id" in out.stdout
-
-
 def _summary(results: Dict[str, Any]) -> str:
     lines = ["# GPU check", "", f"Command: `{results['command']}`  ", f"Date: {results['date']}; "
              f"device: {results.get('device', {}).get('device', '?')} (gpu_id {results['gpu_id']}); "
@@ -255,9 +247,11 @@ def run(
     }
     steps = results["steps"]
 
-    def save() -> None:
-        (output / "gpu_check.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-        (output / "summary.md").write_text(_summary(results), encoding="utf-8")
+    def save() -> None:  # after every step, each file whole: a crash keeps the steps done so far
+        from ct_safety_nlp.fileio import write_atomic
+
+        write_atomic(output / "gpu_check.json", json.dumps(results, indent=2) + "\n")
+        write_atomic(output / "summary.md", _summary(results))
 
     def train_step(step: str, name: str) -> Path:
         out_dir = training_dir / step[6:]
@@ -300,13 +294,12 @@ def run(
                "--n-docs", str(n_docs), "--processes", "1", "--batch-size", str(bench_batch), "--output", str(bench_json)]
         if bench_modes:
             cmd += ["--modes", bench_modes]
-        bench_gpu = on_gpu and _bench_has_gpu_option()
-        if bench_gpu:
+        if on_gpu:
             cmd += ["--gpu-id", str(gpu_id)]
         steps["bench-default"] = _run("bench-default", cmd, logs)
         steps["bench-default"].update({
             "command": "python " + shlex.join(cmd[1:]), "json": str(bench_json),
-            "device": f"GPU {gpu_id}" if bench_gpu else ("CPU: bench.py has no --gpu-id option" if on_gpu else "CPU"),
+            "device": f"GPU {gpu_id}" if on_gpu else "CPU",
             "results": json.loads(bench_json.read_text(encoding="utf-8")),
         })
         save()

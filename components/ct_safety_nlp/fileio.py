@@ -51,7 +51,6 @@ def write_atomic(path: Union[str, Path], data: Union[bytes, str], *, mode: Optio
     return path
 
 
-
 def read_jsonl_text_rows(path: Union[str, Path]) -> List[Dict[str, str]]:
     """The texts of a JSON-lines file, in order, as ``{"id", "text"}``: each
     object's ``text``, else its ``context`` (PHEE's field); the id is the
