@@ -72,6 +72,8 @@ def test_each_split_mention_has_its_own_context(nlp):
         ("Grade 3 toxicities led to a dose delay.", "Grade 3 toxicities", "a generic phrase"),
         ("She was given IV fluids overnight.", "IV fluids", "names a treatment"),
         ("Antiemetics were started.", "Antiemetics", "names a treatment"),
+        ("MRI brain with and without contrast: no new lesions.", "MRI brain with and without contrast", "names a diagnostic test"),
+        ("Mild colonic wall thickening, nonspecific.", "Mild colonic wall thickening, nonspecific", "words call nonspecific"),
     ],
 )
 def test_a_termless_span_that_names_no_event_is_rejected_with_its_reason(nlp, text, span, reason):

@@ -6,7 +6,7 @@ each rule."""
 import pytest
 
 from ct_safety_nlp.sdtm import default_head_nouns
-from ct_safety_nlp.sdtm.terminology import GENERIC_PHRASE, NO_HEAD_NOUN, TREATMENT
+from ct_safety_nlp.sdtm.terminology import GENERIC_PHRASE, NONSPECIFIC, NO_HEAD_NOUN, PROCEDURE, TREATMENT
 
 
 @pytest.mark.parametrize(
@@ -23,6 +23,15 @@ from ct_safety_nlp.sdtm.terminology import GENERIC_PHRASE, NO_HEAD_NOUN, TREATME
         ("fluids were low", None, NO_HEAD_NOUN),  # the treatment word must be last
         ("infusion reaction", None, None),  # a head noun: an event, though "infusion" is a treatment word
         ("hand and foot peeling", None, NO_HEAD_NOUN),
+        ("CT chest/abdomen/pelvis with contrast - restaging", PROCEDURE, PROCEDURE),  # a radiology report's heading
+        ("MRI brain with and without contrast", PROCEDURE, PROCEDURE),
+        ("brain MRI showed new enhancement", None, NO_HEAD_NOUN),  # the procedure word must be first
+        ("CT-confirmed worsening", None, NO_HEAD_NOUN),  # a whole word: "ct-confirmed" is not "ct"
+        ("PET avid lesion", None, None),
+        ("Mild colonic wall thickening, nonspecific", NONSPECIFIC, NONSPECIFIC),
+        ("incidental 4 mm nodule", NONSPECIFIC, NONSPECIFIC),
+        ("indeterminate liver lesion", NONSPECIFIC, NONSPECIFIC),  # even with a head noun
+        ("specific pain", None, None),  # whole words: "specific" is not "nonspecific"  # a head noun: a finding, though "PET" is a procedure word
         ("chest pain", None, None),
         ("", None, NO_HEAD_NOUN),
     ],

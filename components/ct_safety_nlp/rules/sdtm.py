@@ -58,6 +58,8 @@ HEAD_SCHEMA = Map(
         "head_nouns": List_(Str(pattern=r"^[a-z][a-z -]*$"), min_len=1, unique=True, ignore_case=True),
         "generic_words": List_(Str(pattern=r"^[a-z][a-z0-9-]*$"), unique=True, ignore_case=True),
         "treatment_words": List_(Str(pattern=r"^[a-z][a-z0-9-]*$"), unique=True, ignore_case=True),
+        "procedure_words": List_(Str(pattern=r"^[a-z][a-z0-9-]*$"), unique=True, ignore_case=True),
+        "nonspecific_words": List_(Str(pattern=r"^[a-z][a-z0-9-]*$"), unique=True, ignore_case=True),
     },
     required=("schema_version", "head_nouns"),
 )

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from ..rules import sdtm as _readers  # noqa: F401 - registers the readers
 from ..rules.io import CompiledTable
 
-__all__ = ["GENERIC_PHRASE", "NO_HEAD_NOUN", "TREATMENT", "AeTerminology", "HeadNouns", "default_head_nouns", "default_terminology"]
+__all__ = ["GENERIC_PHRASE", "NONSPECIFIC", "NO_HEAD_NOUN", "PROCEDURE", "TREATMENT", "AeTerminology", "HeadNouns", "default_head_nouns", "default_terminology"]
 
 
 class AeTerminology(CompiledTable):
@@ -49,6 +49,8 @@ class AeTerminology(CompiledTable):
 NO_HEAD_NOUN = "not an adverse event: no CTCAE term and no AE head noun (resources/ae_head_nouns.yml)"
 GENERIC_PHRASE = "not an adverse event: a generic phrase that names no event (generic_words, resources/ae_head_nouns.yml)"
 TREATMENT = "not an adverse event: names a treatment (treatment_words, resources/ae_head_nouns.yml)"
+NONSPECIFIC = "not an adverse event: a finding its own words call nonspecific (nonspecific_words, resources/ae_head_nouns.yml)"
+PROCEDURE = "not an adverse event: names a diagnostic test or imaging study (procedure_words, resources/ae_head_nouns.yml)"
 
 
 class HeadNouns(CompiledTable):
@@ -61,6 +63,8 @@ class HeadNouns(CompiledTable):
         self.rx = re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(w) for w in words) + r")(?:e?s)?(?![\w-])", re.IGNORECASE)
         self.generic = frozenset(w.lower() for w in data.get("generic_words") or ())
         self.treatments = frozenset(w.lower() for w in data.get("treatment_words") or ())
+        self.procedures = frozenset(w.lower() for w in data.get("procedure_words") or ())
+        self.nonspecific = frozenset(w.lower() for w in data.get("nonspecific_words") or ())
 
     def find(self, text: str) -> Optional[str]:
         m = self.rx.search(text or "")
@@ -78,14 +82,20 @@ class HeadNouns(CompiledTable):
 
     def not_an_event(self, text: str, *, require_head_noun: bool = True) -> Optional[str]:
         """Why a candidate with no CTCAE term is not an AE (None: it is one): a
-        generic phrase; a treatment (no head noun, a treatment word last); with
+        generic phrase; a treatment (no head noun, a treatment word last); a
+        diagnostic test or imaging study (no head noun, a procedure word first); a
+        finding its own words call nonspecific (a nonspecific word anywhere); with
         ``require_head_noun`` (the SDTM export), any text without a head noun."""
         if self.is_generic(text):
             return GENERIC_PHRASE
+        if self.nonspecific and not self.nonspecific.isdisjoint(self._words(text)):
+            return NONSPECIFIC
         if self.find(text) is None:
             words = self._words(text)
             if words and words[-1] in self.treatments:
                 return TREATMENT
+            if words and words[0] in self.procedures:
+                return PROCEDURE
             if require_head_noun:
                 return NO_HEAD_NOUN
         return None
