@@ -2,6 +2,8 @@
 taken (AEACN), outcome (AEOUT) and relatedness from the text, both sides of
 each rule, and where the rules look (clause, sentence, following sentences)."""
 
+import re
+
 import pytest
 
 from ct_safety_nlp.course import CourseRules, default_course_rules
@@ -93,3 +95,25 @@ def test_action_rank_and_source():
     assert rules.more_far_reaching("DOSE REDUCED", "DRUG WITHDRAWN") == "DRUG WITHDRAWN"
     assert rules.more_far_reaching(None, "DOSE REDUCED") == "DOSE REDUCED"
     assert "CDISC" in rules.source
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Capecitabine was held and the diarrhea resolved; possibly related to the study drug.",
+        "Dose reduced to 75%. Rash recovering. Not related.",
+        "She was hospitalised; the event was ongoing at data cut-off.",
+        "No change to the dose.",
+        "Fatigue, grade 1.",
+        "",
+    ],
+)
+def test_one_search_per_attribute_first_gives_the_per_rule_answer(text):
+    """CourseRules.first looks for any of an attribute's patterns once before its
+    per-rule loop; the answer is the loop's, with the prefilter and without."""
+    rules = default_course_rules()
+    unfiltered = CourseRules(rules.to_dict())
+    unfiltered.any_rule = {attr: re.compile("") for attr in unfiltered.any_rule}  # matches everywhere: never skips
+    for attr in rules.rules:
+        for skip in (None, (0, min(len(text), 10))):
+            assert rules.first(attr, text, 0, len(text), skip) == unfiltered.first(attr, text, 0, len(text), skip)

@@ -48,6 +48,8 @@ class CourseRules(CompiledTable):
         self.document_statements = bool(data.get("document_statements", False))
         self.pick = {attr: (data.get("pick") or {}).get(key, "first_listed") for attr, key in ATTRIBUTES.items()}
         self.rules = {attr: [(e["value"], _compile(e["patterns"])) for e in data[key]] for attr, key in ATTRIBUTES.items()}
+        # all of an attribute's patterns in one: a region it does not match states no value (one search, not one per entry)
+        self.any_rule = {attr: _compile([p for e in data[key] for p in e["patterns"]]) for attr, key in ATTRIBUTES.items()}
         self.action_rank = {v: i for i, v in enumerate(data["action_rank"])}
         self.source = data.get("source", "")
 
@@ -56,6 +58,8 @@ class CourseRules(CompiledTable):
         the first listed entry that matches (``pick: first_listed``) or the
         leftmost match, ties to the first listed (``pick: leftmost``). A match
         overlapping ``skip`` (the AE's own words: "infusion related reaction") does not count."""
+        if self.any_rule[attr].search(text, start, end) is None:
+            return None
         best = None
         for rank, (value, rx) in enumerate(self.rules[attr]):
             m = _search(rx, text, start, end, skip)

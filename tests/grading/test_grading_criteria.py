@@ -127,3 +127,29 @@ def test_other_mention_grade_is_the_highest_and_skips_negated_and_history(nlp):
     assert _ae(nlp, "Nausea on day 1. Grade 1 nausea on day 3. Grade 3 nausea on day 8.", "Nausea")["grade"] == 3
     doc = nlp("Fatigue on day 1. No grade 3 fatigue. History of grade 2 fatigue.")
     assert doc._.ct_adverse_events[0]["grade"] is None
+
+
+@pytest.mark.parametrize(
+    "text, term",
+    [
+        ("relieved by rest", "Fatigue"),
+        ("limiting self care ADL", "Fatigue"),
+        ("IV fluids given", "Dehydration"),
+        ("needing daily Miralax", "Constipation"),
+        ("covering 31% BSA", "Folliculitis"),
+        ("8 stools per day, usually one", "Diarrhea"),
+        ("oral intake decreased without significant weight loss", "Nausea"),
+        ("she felt fine otherwise", "Nausea"),
+        ("", "Fatigue"),
+    ],
+)
+def test_the_one_cue_search_gives_the_per_criterion_answer(kb_terms, text, term):
+    """criteria_grade skips a segment no intervention or criterion cue matches
+    (GradingRules.any_cue, one search); the answer is the per-criterion loop's."""
+    import re
+
+    from ct_safety_nlp.grading import GradingRules, default_grading_rules
+
+    unfiltered = GradingRules(default_grading_rules().to_dict())
+    unfiltered.any_cue = re.compile("")  # matches every segment: never skips
+    assert criteria_grade([text], term, kb_terms[term]) == criteria_grade([text], term, kb_terms[term], unfiltered)

@@ -39,10 +39,11 @@ def criteria_grade(
     R = rules or default_grading_rules()
     met: List[Tuple[int, str]] = []
     for seg in segments:
-        hit = intervention_grade(seg, term, grades, R)
+        cued = R.any_cue.search(seg) is not None
+        hit = intervention_grade(seg, term, grades, R) if cued else None
         if hit is not None:
             met.append(hit)
-        for name, cue, words in R.criteria:
+        for name, cue, words in R.criteria if cued else ():
             found = cue.search(seg)
             if found is None:
                 continue

@@ -61,6 +61,11 @@ class GradingRules(CompiledTable):
         self.criteria: List[Tuple[str, Pattern, Pattern]] = [
             (name, re.compile(expand(cue), re.IGNORECASE), re.compile(words, re.IGNORECASE)) for name, cue, words in data.get("criteria", [])
         ]
+        # every intervention and criterion cue in one pattern: a clause it does not match meets none of them
+        self.any_cue = re.compile(
+            "|".join(f"(?:{rx.pattern})" for rx in [c for c, _ in self.interventions] + [c for _, c, _ in self.criteria]) or r"(?!)",
+            re.IGNORECASE,
+        )
         self.counted_criteria: List[Dict[str, Any]] = [
             {
                 "name": c["name"],
