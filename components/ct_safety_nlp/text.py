@@ -200,6 +200,8 @@ def default_text_rules() -> TextRules:
 
 def ascii_lower(text: str) -> str:
     """Lower case without accents ("Ménétrier" -> "menetrier")."""
+    if text.isascii():  # nothing to decompose: the common case, without the per-character pass
+        return text.lower()
     text = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
 

@@ -65,6 +65,12 @@ class PhraseIndex(Generic[V]):
             if key:
                 self.keys.setdefault(key, value)
         self.max_len = max((len(k) for k in self.keys), default=0)
+        #: first word -> the most words of a phrase starting with it: a word that starts
+        #: none is passed over with one look-up (the keys are fixed once built)
+        self.first_words: Dict[str, int] = {}
+        for k in self.keys:
+            if len(k) > self.first_words.get(k[0], 0):
+                self.first_words[k[0]] = len(k)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -97,12 +103,12 @@ class PhraseIndex(Generic[V]):
         ``accept(words, i, length, key, value)`` can veto a candidate."""
         words = words or self.words(text)
         indexes = [self, *others]
-        max_len = max(ix.max_len for ix in indexes)
         hits: List[PhraseHit] = []
         i, n = 0, len(words.spans)
         while i < n:
             found = None
-            for length in range(min(max_len, n - i), 0, -1):
+            longest = max(ix.first_words.get(words.canon[i], 0) for ix in indexes)
+            for length in range(min(longest, n - i), 0, -1):
                 key = tuple(words.canon[i : i + length])
                 for ix in indexes:
                     value = ix.keys.get(key)
