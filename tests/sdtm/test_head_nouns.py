@@ -27,11 +27,11 @@ from ct_safety_nlp.sdtm.terminology import GENERIC_PHRASE, NONSPECIFIC, NO_HEAD_
         ("MRI brain with and without contrast", PROCEDURE, PROCEDURE),
         ("brain MRI showed new enhancement", None, NO_HEAD_NOUN),  # the procedure word must be first
         ("CT-confirmed worsening", None, NO_HEAD_NOUN),  # a whole word: "ct-confirmed" is not "ct"
-        ("PET avid lesion", None, None),
+        ("PET avid lesion", None, None),  # a head noun: a finding, though "PET" is a procedure word
         ("Mild colonic wall thickening, nonspecific", NONSPECIFIC, NONSPECIFIC),
         ("incidental 4 mm nodule", NONSPECIFIC, NONSPECIFIC),
         ("indeterminate liver lesion", NONSPECIFIC, NONSPECIFIC),  # even with a head noun
-        ("specific pain", None, None),  # whole words: "specific" is not "nonspecific"  # a head noun: a finding, though "PET" is a procedure word
+        ("specific pain", None, None),  # whole words: "specific" is not "nonspecific"
         ("chest pain", None, None),
         ("", None, NO_HEAD_NOUN),
     ],

@@ -88,10 +88,10 @@ class HeadNouns(CompiledTable):
         ``require_head_noun`` (the SDTM export), any text without a head noun."""
         if self.is_generic(text):
             return GENERIC_PHRASE
-        if self.nonspecific and not self.nonspecific.isdisjoint(self._words(text)):
+        words = self._words(text)
+        if not self.nonspecific.isdisjoint(words):
             return NONSPECIFIC
         if self.find(text) is None:
-            words = self._words(text)
             if words and words[-1] in self.treatments:
                 return TREATMENT
             if words and words[0] in self.procedures:
