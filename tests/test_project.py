@@ -80,7 +80,7 @@ def test_evaluate_script_writes_per_label_tables(tmp_path, trained_transformer, 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("scheme", ["onnx-int8", "per-channel-ffn"])
+@pytest.mark.parametrize("scheme", ["onnx-int8", "onnx-int8-fp32-first", "per-channel-ffn"])
 def test_int8_inference_setting_predicts_with_int8_and_saves_fp32(trained_transformer, tmp_path, scheme, monkeypatch):
     """ct.TransformerModel.v1 inference_int8: prediction on CPU runs an int8 copy
     of the encoder; the component's own module and what it saves stay fp32; a
@@ -101,7 +101,7 @@ def test_int8_inference_setting_predicts_with_int8_and_saves_fp32(trained_transf
     assert shim._model is module  # swapped back after the forward pass
     copy_of, int8 = shim._ct_int8
     assert copy_of is module
-    if scheme == "onnx-int8":
+    if scheme.startswith("onnx-int8"):
         assert isinstance(int8, OnnxInt8Encoder) and not isinstance(module, OnnxInt8Encoder)
     else:
         assert any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in int8.modules())
@@ -157,17 +157,22 @@ def test_measure_int8_compares_precisions_in_one_run(tmp_path, trained_transform
     out = tmp_path / "int8.json"
     result = subprocess.run(
         [sys.executable, str(REPO_ROOT / "scripts" / "measure_int8.py"), str(trained_transformer), str(phee_dev_path),
-         str(small_corpus / "dev.spacy"), "--n-docs", "16", "--batch-size", "8", "--output", str(out)],
+         str(small_corpus / "dev.spacy"), "--dev", str(small_corpus / "dev.spacy"), "--min-speedup", "0",
+         "--n-docs", "16", "--batch-size", "8", "--output", str(out)],
         capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
-    schemes = ("per-tensor", "per-channel", "per-channel-ffn", "onnx-int8")
+    schemes = ("per-tensor", "per-channel", "per-channel-ffn", "onnx-int8", "onnx-int8-fp32-first")
     assert set(report["runs"]) == {"hf_fp32", "trained_fp32", "trained_fp32_again"} | {f"trained_int8_{s}" for s in schemes}
     assert all(r["words_per_s"] > 0 for r in report["runs"].values())
     assert report["n_docs"] == 16 and report["n_words"] > 16
     for precision in ("fp32",) + tuple(f"int8_{s}" for s in schemes):
         assert set(report["accuracy"][precision]) == {"ents_f", "spans_sc_f"}
+        assert set(report["dev_accuracy"][precision]) == {"ents_f", "spans_sc_f"}
+    dev = report["dev_accuracy"]
+    gap = {s: max(abs(dev[f"int8_{s}"][k] - dev["fp32"][k]) for k in dev["fp32"]) for s in schemes}
+    assert gap[report["choice"]] == min(gap.values())  # --min-speedup 0: every scheme may be chosen
     runs, ratios = report["runs"], report["ratios"]
     fp32 = (runs["trained_fp32"]["words_per_s"] + runs["trained_fp32_again"]["words_per_s"]) / 2
     assert ratios["int8_per-channel_vs_fp32"] == round(runs["trained_int8_per-channel"]["words_per_s"] / fp32, 3)

@@ -25,7 +25,8 @@ pipeline folder; ``name`` is only read when the model is initialised for trainin
 int8 copy of the encoder, made once, on the first prediction after the weights
 are loaded. ``int8_scheme``: "onnx-int8", the default, exports the encoder to
 ONNX and runs it with ONNX Runtime, every MatMul in int8
-(:mod:`ct_safety_nlp.onnx_int8`); "per-channel-ffn", "per-channel" and
+(:mod:`ct_safety_nlp.onnx_int8`); "onnx-int8-fp32-first" (the shipped
+pipeline's) the same with the first encoder layer in fp32; "per-channel-ffn", "per-channel" and
 "per-tensor" are PyTorch dynamic quantisation of some or all Linear layers.
 Chosen by measurement (``spacy project run measure-int8``: words/s and held-out
 F1 of each scheme beside fp32, in one run). Training, GPU and everything saved stay fp32 (the
@@ -115,7 +116,7 @@ def init_resolving_name(model, X=None, Y=None):
 
 
 #: int8 weight schemes of :func:`int8_copy`
-INT8_SCHEMES = ("per-tensor", "per-channel", "per-channel-ffn", "onnx-int8")
+INT8_SCHEMES = ("per-tensor", "per-channel", "per-channel-ffn", "onnx-int8", "onnx-int8-fp32-first")
 
 
 def int8_copy(module, scheme: str = "onnx-int8"):
@@ -125,15 +126,16 @@ def int8_copy(module, scheme: str = "onnx-int8"):
     layer (``intermediate.dense`` and the layer's ``output.dense``; two thirds
     of the Linear work), attention left in fp32; "onnx-int8": the whole encoder
     exported to ONNX and run by ONNX Runtime with every MatMul in int8
-    (:mod:`ct_safety_nlp.onnx_int8`)."""
+    (:mod:`ct_safety_nlp.onnx_int8`); "onnx-int8-fp32-first": the same with
+    the first encoder layer's MatMuls in fp32."""
     import warnings
 
     import torch
 
-    if scheme == "onnx-int8":
+    if scheme in ("onnx-int8", "onnx-int8-fp32-first"):
         from .onnx_int8 import onnx_int8_copy
 
-        return onnx_int8_copy(module)
+        return onnx_int8_copy(module, (0,) if scheme == "onnx-int8-fp32-first" else ())
 
     with warnings.catch_warnings():  # torch 2.13 marks torch.ao.quantization deprecated; it is what the pin ships
         warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))

@@ -2,8 +2,11 @@
 run by ONNX Runtime with int8 weights.
 
 :func:`onnx_int8_copy` exports a Hugging Face encoder (a torch module) to ONNX,
-quantises every MatMul dynamically with ONNX Runtime (int8 weights, one scale
-per output channel; activations quantised per batch) and returns an
+quantises its MatMuls dynamically with ONNX Runtime (int8 weights, one scale
+per output channel; activations quantised per batch), all of them or all but
+those of the encoder layers named in ``fp32_layers`` (which keep fp32
+weights: the first layer reads the embeddings, whose outliers cost int8 the
+most accuracy; ``spacy project run measure-int8``), and returns an
 :class:`OnnxInt8Encoder`: a torch module with the encoder's call signature and
 output type, so spacy-transformers' shim runs it in place of the fp32 module
 for prediction. It is made on the first CPU prediction after the weights are
@@ -28,11 +31,11 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 
-__all__ = ["OnnxInt8Encoder", "cache_dir", "onnx_int8_copy", "weights_hash"]
+__all__ = ["OnnxInt8Encoder", "cache_dir", "layer_nodes", "onnx_int8_copy", "weights_hash"]
 
 #: ONNX operator set of the export (ONNX Runtime 1.17+ runs it)
 OPSET = 17
@@ -80,7 +83,21 @@ class _Export(torch.nn.Module):
         return tuple(getattr(out, name) for name in self.outputs)
 
 
-def _quantised_bytes(module: torch.nn.Module, inputs: List[str], outputs: List[str]) -> bytes:
+def layer_nodes(graph, layers: Sequence[int]) -> List[str]:
+    """Names of the MatMul nodes of encoder layers ``layers`` in an exported
+    ONNX graph (Hugging Face encoders name them ``.../encoder/layer.<i>/...``);
+    raises ValueError naming a layer the graph does not have."""
+    names: List[str] = []
+    for i in layers:
+        found = [n.name for n in graph.node if n.op_type == "MatMul" and f"/layer.{i}/" in n.name]
+        if not found:
+            raise ValueError(f"onnx-int8: the exported encoder has no MatMul of layer {i} (no node named '.../layer.{i}/...')")
+        names += found
+    return names
+
+
+def _quantised_bytes(module: torch.nn.Module, inputs: List[str], outputs: List[str], fp32_layers: Sequence[int] = ()) -> bytes:
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     example = tuple(torch.ones(2, 8, dtype=torch.long) if n != "token_type_ids" else torch.zeros(2, 8, dtype=torch.long) for n in inputs)
@@ -93,13 +110,15 @@ def _quantised_bytes(module: torch.nn.Module, inputs: List[str], outputs: List[s
             _Export(module, inputs, outputs).eval(), example, fp32_path, input_names=inputs, output_names=outputs,
             dynamic_axes=axes, opset_version=OPSET, dynamo=False,
         )
-        quantize_dynamic(fp32_path, int8_path, weight_type=QuantType.QInt8, per_channel=True)
+        keep = layer_nodes(onnx.load(fp32_path).graph, fp32_layers) if fp32_layers else []
+        quantize_dynamic(fp32_path, int8_path, weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=keep)
         return Path(int8_path).read_bytes()
 
 
-def _cached_bytes(module: torch.nn.Module, inputs: List[str], outputs: List[str]) -> bytes:
+def _cached_bytes(module: torch.nn.Module, inputs: List[str], outputs: List[str], fp32_layers: Sequence[int] = ()) -> bytes:
     key = weights_hash(module)
-    path = cache_dir() / f"{key}-{'-'.join(inputs)}-opset{OPSET}-int8.onnx"
+    kept = "".join(f"-fp32l{i}" for i in fp32_layers)
+    path = cache_dir() / f"{key}-{'-'.join(inputs)}-opset{OPSET}{kept}-int8.onnx"
     try:
         data = path.read_bytes()
         _check(data)
@@ -108,7 +127,7 @@ def _cached_bytes(module: torch.nn.Module, inputs: List[str], outputs: List[str]
         pass  # not cached yet
     except Exception:  # noqa: BLE001 - a damaged cache file is made again, never trusted
         path.unlink(missing_ok=True)
-    data = _quantised_bytes(module, inputs, outputs)
+    data = _quantised_bytes(module, inputs, outputs, fp32_layers)
     from .fileio import write_atomic
 
     try:  # written whole, then renamed: a crash never leaves half a file under the final name
@@ -203,8 +222,9 @@ class OnnxInt8Encoder(torch.nn.Module):
         return state
 
 
-def onnx_int8_copy(module: torch.nn.Module) -> OnnxInt8Encoder:
-    """An ONNX Runtime int8 copy of a Hugging Face encoder (see the module docstring)."""
+def onnx_int8_copy(module: torch.nn.Module, fp32_layers: Sequence[int] = ()) -> OnnxInt8Encoder:
+    """An ONNX Runtime int8 copy of a Hugging Face encoder (see the module
+    docstring); the MatMuls of encoder layers ``fp32_layers`` keep fp32 weights."""
     inputs = _input_names(module)
     if "input_ids" not in inputs:
         raise ValueError(f"onnx-int8: {type(module).__name__}.forward takes no input_ids; only Hugging Face encoders can be exported")
@@ -212,5 +232,5 @@ def onnx_int8_copy(module: torch.nn.Module) -> OnnxInt8Encoder:
     with torch.no_grad():
         probe = module(**{n: torch.ones(1, 4, dtype=torch.long) if n != "token_type_ids" else torch.zeros(1, 4, dtype=torch.long) for n in inputs})
     outputs = [n for n in OUTPUTS if getattr(probe, n, None) is not None]
-    data = _cached_bytes(module, inputs, outputs)
+    data = _cached_bytes(module, inputs, outputs, tuple(fp32_layers))
     return OnnxInt8Encoder(data, inputs, outputs, type(probe), getattr(module, "config", None))
