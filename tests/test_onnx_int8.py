@@ -144,6 +144,20 @@ def test_a_new_session_per_process_and_thread_count(minilm, shared_copy, monkeyp
         torch.set_num_threads(threads)
 
 
+@pytest.mark.parametrize("spinning, entry", [(False, "0"), (True, "1")])
+def test_worker_threads_sleep_between_ops_unless_spinning_is_asked_for(shared_copy, monkeypatch, spinning, entry):
+    monkeypatch.setattr(onnx_int8, "ALLOW_SPINNING", spinning)
+    options = shared_copy.session().get_session_options()
+    for pool in ("intra_op", "inter_op"):
+        assert options.get_session_config_entry(f"session.{pool}.allow_spinning") == entry
+
+
+def test_changing_allow_spinning_makes_a_new_session(shared_copy, monkeypatch):
+    session = shared_copy.session()
+    monkeypatch.setattr(onnx_int8, "ALLOW_SPINNING", not onnx_int8.ALLOW_SPINNING)
+    assert shared_copy.session() is not session
+
+
 def _child(copy, batch, queue):
     queue.put(copy(**batch).last_hidden_state.numpy())
 

@@ -42,6 +42,12 @@ OPSET = 17
 #: rows and padded wordpieces per ONNX Runtime call when a batch is split by length
 GROUP_ROWS = 64
 GROUP_TOKENS = 1024
+#: whether ONNX Runtime's worker threads busy-wait for the next op instead of
+#: sleeping. Off: on a machine with as many cores as threads a spinning worker
+#: holds a core that the Python components after the transformer (and, with
+#: ``ct_prefetch`` or ``n_process``, the other stream) need (see the README's
+#: Speed section for the measurement)
+ALLOW_SPINNING = False
 #: encoder inputs, in the order the export takes them
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 #: encoder outputs kept (the pooler's only when the encoder has one)
@@ -164,14 +170,18 @@ class OnnxInt8Encoder(torch.nn.Module):
         return torch.device("cpu")
 
     def session(self):
-        """The ONNX Runtime session of this process and torch thread count."""
-        key = (os.getpid(), torch.get_num_threads())
+        """The ONNX Runtime session of this process and torch thread count
+        (and :data:`ALLOW_SPINNING`)."""
+        key = (os.getpid(), torch.get_num_threads(), ALLOW_SPINNING)
         if self._session is None or self._session_key != key:
             import onnxruntime
 
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = key[1]
             options.inter_op_num_threads = 1
+            spin = "1" if ALLOW_SPINNING else "0"
+            options.add_session_config_entry("session.intra_op.allow_spinning", spin)
+            options.add_session_config_entry("session.inter_op.allow_spinning", spin)
             self._session = onnxruntime.InferenceSession(self.data, options, providers=["CPUExecutionProvider"])
             self._session_key = key
         return self._session
