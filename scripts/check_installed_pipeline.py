@@ -57,7 +57,7 @@ def _links(ae, drug):
 
 
 #: what the shipped pipeline must hold, whatever configs/assemble.cfg says
-REQUIRED = ["ct_sentences", "transformer", "ner", "span_finder", "spancat", "ct_release_trf_data", "ct_reasoner", "ct_efficacy", "ct_followup"]
+REQUIRED = ["ct_sentences", "transformer", "ct_prefetch", "ner", "span_finder", "spancat", "ct_release_trf_data", "ct_reasoner", "ct_efficacy", "ct_followup"]
 #: made on request only (nlp.enable_pipe / generate / the service): disabled when loaded
 DISABLED = ["ct_followup"]
 

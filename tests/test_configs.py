@@ -46,6 +46,15 @@ def test_assemble_config_sources_the_trained_components():
         assert config["components"][name]["source"] == config["paths"]["trained"]
 
 
+def test_assembled_pipeline_prefetches_right_after_the_transformer():
+    """ct_prefetch after the transformer: the tokenizer, ct_sentences and the
+    transformer run in its thread, everything after in the caller's."""
+    config = load_config(CONFIGS / "assemble.cfg")
+    pipeline = config["nlp"]["pipeline"]
+    assert pipeline.index("ct_prefetch") == pipeline.index("transformer") + 1
+    assert config["components"]["ct_prefetch"]["factory"] == "ct_prefetch"
+
+
 def test_project_var_overrides_transformer_name():
     # the project's train command passes --components.transformer.model.name ${vars.transformer_name}
     config = load_config(CONFIGS / "transformer.cfg", overrides={"components.transformer.model.name": "bert-base-cased"})

@@ -226,7 +226,7 @@ def test_project_workflow_builds_installs_and_loads_the_package(project_copy):
     project_run(root, "assemble")
     assembled = spacy.load(root / "training" / "assembled")
     assert assembled.component_names == [
-        "ct_sentences", "transformer", "ner", "span_finder", "spancat",
+        "ct_sentences", "transformer", "ct_prefetch", "ner", "span_finder", "spancat",
         "ct_release_trf_data", "ct_reasoner", "ct_efficacy", "ct_followup",
     ]
     assert assembled.disabled == ["ct_followup"]  # run on request (generate, the service, nlp.enable_pipe)

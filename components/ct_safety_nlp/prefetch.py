@@ -10,10 +10,14 @@ stream before it (the tokenizer, ``ct_sentences``, the transformer) in a
 thread of its own, at most ``max_ahead`` Docs ahead of what the components
 after it have taken; ONNX Runtime and torch release the GIL while they
 compute, so the next batch's forward pass runs beside this batch's rules.
-Not in the shipped pipeline: measured (bench ``full`` against ``sequential``
-on a pipeline with it) it was not reliably faster on this project's 2-core
-machine, where ONNX Runtime's spinning threads compete with the rules; add it
-with ``nlp.add_pipe("ct_prefetch", after="transformer")``.
+In the shipped pipeline right after the transformer (``configs/assemble.cfg``),
+where the two threads' shares are the most even (the transformer against the
+heads and rules: about 0.9 s against 1.1 s per 300 PHEE sentences in
+``metrics/components.json``); bench ``full`` against ``sequential`` measures
+what it gains (README, Speed). ONNX Runtime's workers sleep between ops
+(:data:`ct_safety_nlp.onnx_int8.ALLOW_SPINNING`) so as not to hold a core the
+other thread needs. Add it to another pipeline with
+``nlp.add_pipe("ct_prefetch", after="transformer")``.
 
 What it does not change: every Doc comes out once, in order, with the same
 annotations (a Doc is touched by one thread at a time: the background thread
