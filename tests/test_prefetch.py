@@ -1,8 +1,11 @@
 """ct_safety_nlp.prefetch: ``ct_prefetch`` runs the components before it in a
 background thread; every Doc comes out once, in order, annotated as without
-it; errors reach the caller; a reader that stops early stops the thread."""
+it; errors reach the caller; a reader that stops early stops the thread, and so
+does interpreter exit when a reader left its stream open."""
 
 import pickle
+import subprocess
+import sys
 import threading
 import time
 
@@ -10,6 +13,7 @@ import pytest
 import spacy
 from spacy.language import Language
 
+from ct_safety_nlp import prefetch
 from ct_safety_nlp.prefetch import Prefetch
 
 TEXTS = [f"Patient {i} had grade {i % 4 + 1} nausea after cisplatin." for i in range(300)]
@@ -122,3 +126,67 @@ def test_pickles_saves_and_works_with_processes(tmp_path):
     docs = list(loaded.pipe(TEXTS[:40], batch_size=8, n_process=2))
     assert [d.text for d in docs] == TEXTS[:40]
     assert all(len(d.ents) == 2 for d in docs)
+
+
+def test_exit_stops_a_stream_its_reader_left_open():
+    nlp = _nlp(max_ahead=4)
+    docs = nlp.pipe(TEXTS, batch_size=4)
+    next(docs)
+    workers = [t for t in threading.enumerate() if t.name == "ct_prefetch-worker"]
+    assert workers and all(t.is_alive() for t in workers)
+    prefetch._stop_all()  # what interpreter exit runs (atexit)
+    assert not any(t.is_alive() for t in workers)
+    assert not prefetch._RUNNING
+    docs.close()
+
+
+# A reader that raises while the background thread is inside ONNX Runtime: at
+# exit the thread used to be killed mid-run, and the process aborted
+# ("terminate called without an active exception", status 134).
+_READER_RAISES = """
+import numpy as np, onnxruntime, spacy
+from onnx import TensorProto, helper
+from spacy.language import Language
+
+w = helper.make_tensor("w", TensorProto.FLOAT, [512, 512], np.eye(512, dtype=np.float32).ravel())
+nodes = [helper.make_node("MatMul", ["x" if i == 0 else f"y{i - 1}", "w"], [f"y{i}"]) for i in range(40)]
+graph = helper.make_graph(
+    nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 512])],
+    [helper.make_tensor_value_info("y39", TensorProto.FLOAT, [None, 512])], [w],
+)
+options = onnxruntime.SessionOptions()
+options.intra_op_num_threads = 2
+session = onnxruntime.InferenceSession(
+    helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString(),
+    options, providers=["CPUExecutionProvider"],
+)
+batch = np.ones((256, 512), dtype=np.float32)
+
+
+@Language.component("onnx_work")
+def onnx_work(doc):
+    session.run(None, {"x": batch})
+    return doc
+
+
+nlp = spacy.blank("en")
+nlp.add_pipe("onnx_work")
+nlp.add_pipe("ct_prefetch")
+
+
+def read(docs):
+    for doc in docs:
+        raise RuntimeError("the reader fails")
+
+
+read(nlp.pipe(["a b c"] * 400, batch_size=4))
+"""
+
+
+def test_a_reader_that_raises_exits_with_its_own_error_not_an_abort(tmp_path):
+    script = tmp_path / "reader_raises.py"
+    script.write_text(_READER_RAISES, encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert "RuntimeError: the reader fails" in done.stderr
+    assert "terminate called" not in done.stderr
+    assert done.returncode == 1

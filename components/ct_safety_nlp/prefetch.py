@@ -23,7 +23,8 @@ What it does not change: every Doc comes out once, in order, with the same
 annotations (a Doc is touched by one thread at a time: the background thread
 is done with it before it is queued); an error before it is raised in the
 caller's thread, where ``nlp.pipe``'s error handling sees it; a caller that
-stops reading early stops the thread. ``nlp(text)`` (one Doc) passes through
+stops reading early stops the thread, and interpreter exit stops the thread
+of a stream its reader left open (:func:`_stop_all`). ``nlp(text)`` (one Doc) passes through
 untouched: there is nothing to overlap. With ``nlp.pipe(n_process=N)`` each
 worker runs its own thread. Leave it out (``exclude=["ct_prefetch"]``) to
 run everything in the caller's thread, e.g. when profiling.
@@ -31,9 +32,10 @@ run everything in the caller's thread, e.g. when profiling.
 
 from __future__ import annotations
 
+import atexit
 import queue
 import threading
-from typing import Iterable, Iterator, List
+from typing import Iterable, Iterator, List, Set, Tuple
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -42,6 +44,10 @@ __all__ = ["Prefetch", "make_prefetch"]
 
 #: how long (s) the background thread waits on a full queue before it looks whether the reader has gone
 _POLL_S = 0.1
+#: how long (s) interpreter exit waits for a background thread to finish the batch it is computing
+_EXIT_WAIT_S = 60.0
+#: (stop event, thread) of every stream still running, for :func:`_stop_all` at exit
+_RUNNING: Set[Tuple[threading.Event, threading.Thread]] = set()
 
 
 class _End:
@@ -68,6 +74,8 @@ class Prefetch:
         docs: "queue.Queue" = queue.Queue(self.max_ahead)
         stop = threading.Event()
         worker = threading.Thread(target=_fill, args=(iter(stream), docs, stop), name=f"{self.name}-worker", daemon=True)
+        running = (stop, worker)
+        _RUNNING.add(running)
         worker.start()
         try:
             while True:
@@ -81,6 +89,21 @@ class Prefetch:
             stop.set()
             _drain(docs)
             worker.join()
+            _RUNNING.discard(running)
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Stop the background thread of every stream nobody closed (a reader that
+    raised and left its ``nlp.pipe`` generator open), and wait for each to end.
+    A thread killed at exit inside ONNX Runtime or torch aborts the process
+    (``terminate called without an active exception``, exit status 134)
+    instead of letting it exit with the reader's own status."""
+    for stop, _ in list(_RUNNING):
+        stop.set()
+    for running in list(_RUNNING):
+        running[1].join(_EXIT_WAIT_S)
+        _RUNNING.discard(running)
 
 
 def _fill(stream: Iterator[Doc], docs: "queue.Queue", stop: threading.Event) -> None:
