@@ -84,6 +84,10 @@ def check_components(nlp, model: str, assemble_cfg: Path, protocol_yml: Path) ->
     assert [name for name in nlp.component_names if name in REQUIRED] == REQUIRED, (nlp.component_names, REQUIRED)
     assert nlp.disabled == DISABLED, nlp.disabled
     assert {"DRUG", "ADVERSE_EVENT"} <= set(nlp.get_pipe("ner").labels), nlp.get_pipe("ner").labels
+    # the library's span getter (an entry point of the ct-safety-nlp wheel), resolved by spacy.load
+    spans = nlp.config["components"]["transformer"]["model"]["get_spans"]
+    print("transformer spans:", dict(spans))
+    assert spans["@span_getters"] == "ct.sentence_groups.v1", spans
     folders = [_model_folder(model) / "ct_reasoner"]
     saved = {p.name for p in folders[0].iterdir()}
     print("ct_reasoner tables:", sorted(saved))

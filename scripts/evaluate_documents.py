@@ -1,13 +1,16 @@
 """Score pipelines on the whole-document AE evaluation set (issue 11).
 
     python scripts/evaluate_documents.py [--gold assets/eval/documents/gold.jsonl]
-        [--rules/--no-rules] [--model NAME=PATH ...] [--ids ID,ID]
+        [--rules/--no-rules] [--model NAME=PATH ...] [--with-spans SPANS ...] [--ids ID,ID]
         --output metrics/documents_eval.json --markdown metrics/documents_eval.md
 
 Configurations, one row each: ``rules`` (``spacy.blank("en")`` + ``ct_reasoner``
 initialised from the assets, as ``evaluate_reasoner.py`` builds it) unless
 ``--no-rules``, then every ``--model`` (a path or package; ``NAME=PATH`` names
-the row). A model path that does not exist is reported as skipped, not an
+the row), each followed by a row ``NAME+SPANS`` for every ``--with-spans
+SPANS``: the same pipeline loaded with another transformer span getter (a name
+of :func:`ct_safety_nlp.sentences.transformer_spans`: ``strided``,
+``sentence-groups-8``, ...). A model path that does not exist is reported as skipped, not an
 error. ``--validate-only`` checks the gold file and exits.
 
 The scoring rules are in :mod:`ct_safety_nlp.evaluation.documents`.
@@ -60,6 +63,7 @@ def main(
     gold: Path = typer.Option(Path("assets/eval/documents/gold.jsonl"), "--gold", help="gold JSON lines"),
     rules: bool = typer.Option(True, "--rules/--no-rules", help="score blank en + ct_reasoner from the assets"),
     model: List[str] = typer.Option([], "--model", help="pipeline to score: PATH or NAME=PATH (repeatable)"),
+    with_spans: List[str] = typer.Option([], "--with-spans", help="also score each --model with this transformer span getter (a name of ct_safety_nlp.sentences.transformer_spans, e.g. strided), as row NAME+SPANS (repeatable)"),
     ids: str = typer.Option("", "--ids", help="comma-separated document ids to score (default: all)"),
     ctcae: Path = typer.Option(Path("assets/ctcae/CTCAE_v5.0.xlsx"), "--ctcae"),
     synonyms: Path = typer.Option(Path("assets/ctcae_synonyms.json"), "--synonyms"),
@@ -108,25 +112,39 @@ def main(
         golds = [g for g in golds if g.id in set(wanted)]
         summary = D.gold_summary(golds)
 
-    configs = []
+    from ct_safety_nlp.sentences import transformer_spans
+
+    overrides = {}
+    for spans in with_spans:
+        try:
+            getter = transformer_spans(spans)[0]
+        except ValueError as err:
+            typer.echo(f"error: --with-spans: {err}", err=True)
+            raise typer.Exit(2)
+        overrides[spans] = {"components": {"transformer": {"model": {"get_spans": getter}}}}
+    configs = []  # (row name, label, path, config overrides)
     if rules:
-        configs.append(("rules", "blank:en + ct_reasoner (assets)", None))
+        configs.append(("rules", "blank:en + ct_reasoner (assets)", None, None))
     for spec in model:
         name, _, path = spec.partition("=") if "=" in spec else (spec, "", spec)
-        configs.append((name, path, path))
+        configs.append((name, path, path, None))
+        configs.extend((f"{name}+{spans}", f"{path}, transformer spans {spans}", path, override)
+                       for spans, override in overrides.items())
     if not configs:
         typer.echo("error: nothing to score (--no-rules and no --model)", err=True)
         raise typer.Exit(2)
 
     report = {"gold": str(gold), "gold_summary": summary, "configurations": []}
-    for name, label, path in configs:
+    for name, label, path, override in configs:
         if path is not None and not Path(path).exists() and not is_package(path):
             say(f"{name}: skipped ({path} does not exist)")
             report["configurations"].append({"name": name, "pipeline": label, "status": "skipped",
                                              "reason": f"{path} does not exist"})
             continue
         try:
-            nlp = rules_pipeline(ctcae, synonyms, protocol) if path is None else load_pipeline(path)
+            nlp = rules_pipeline(ctcae, synonyms, protocol) if path is None else load_pipeline(path, config=override)
+            if override is not None and "transformer" not in nlp.pipe_names:
+                raise ValueError(f"it has no transformer component for the span getter (pipes: {nlp.pipe_names})")
         except (OSError, ValueError) as err:
             typer.echo(f"error: {name}: pipeline {label!r} does not load: {err}", err=True)
             raise typer.Exit(2)

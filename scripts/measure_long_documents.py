@@ -26,6 +26,8 @@ from typing import Any, Dict, List
 
 import typer
 
+from ct_safety_nlp.sentences import transformer_spans
+
 app = typer.Typer(add_completion=False, help=__doc__)
 
 KEEP = ("ct_sentences", "transformer", "ner", "span_finder", "spancat")
@@ -33,21 +35,17 @@ KEEP = ("ct_sentences", "transformer", "ner", "span_finder", "spancat")
 #: name -> config overrides (dotted paths of the loaded pipeline's config)
 VARIANTS: Dict[str, Dict[str, Any]] = {
     "shipped": {},
-    "sentence-spans": {"components.transformer.model.get_spans": {
-        "@span_getters": "spacy-transformers.sent_spans.v1"}},
-    "strided-128-96": {"components.transformer.model.get_spans": {
-        "@span_getters": "spacy-transformers.strided_spans.v1", "window": 128, "stride": 96}},
-    "strided-128-128": {"components.transformer.model.get_spans": {
-        "@span_getters": "spacy-transformers.strided_spans.v1", "window": 128, "stride": 128}},
-    "strided-64-48": {"components.transformer.model.get_spans": {
-        "@span_getters": "spacy-transformers.strided_spans.v1", "window": 64, "stride": 48}},
-    "strided-48-32": {"components.transformer.model.get_spans": {
-        "@span_getters": "spacy-transformers.strided_spans.v1", "window": 48, "stride": 32}},
     "candidates-across-sentences": {"components.spancat.suggester.within_sentences": False},
 }
+# the transformer's span getters, by their names in ct_safety_nlp.sentences.transformer_spans
+for _name in ["sentences", "strided-128-96", "strided-128-112", "strided-128-128", "strided-64-48", "strided-48-32"] + [
+    f"sentence-groups-{n}" for n in (8, 16, 32, 64, 96, 128)
+]:
+    VARIANTS["sentence-spans" if _name == "sentences" else _name] = {
+        "components.transformer.model.get_spans": transformer_spans(_name)[0]}
 
 #: what a run scores unless --variants says otherwise
-DEFAULT_VARIANTS = ("shipped", "sentence-spans", "strided-128-128", "candidates-across-sentences")
+DEFAULT_VARIANTS = ("shipped", "strided-128-96", "sentence-spans", "candidates-across-sentences")
 
 
 def join_documents(docs: List[Any], min_words: int) -> List[Any]:

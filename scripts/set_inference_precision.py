@@ -9,10 +9,11 @@ tokens per forward pass: spacy-transformers sorts a batch by length and splits
 it there), in both the config and the component's saved ``cfg``, and, with
 ``--spans-within-sentences``, ``within_sentences`` of spancat's
 ``ct.span_candidates_suggester.v1`` (no candidate across a sentence boundary),
-and, with ``--transformer-spans``, the transformer's span getter (each
-sentence, or strided windows).
+and, with ``--transformer-spans``, the transformer's span getter (by its name in
+:func:`ct_safety_nlp.sentences.transformer_spans`: whole sentences packed into
+64-128 tokens, as shipped; one sentence each; strided windows).
 
-    python scripts/set_inference_precision.py training/assembled --int8 onnx-int8 --max-batch-items 512 --spans-within-sentences --transformer-spans strided
+    python scripts/set_inference_precision.py training/assembled --int8 onnx-int8 --max-batch-items 512 --spans-within-sentences --transformer-spans sentence-groups
     python scripts/set_inference_precision.py training/assembled --fp32
 
 Every option is checked against the pipeline before anything is written; then
@@ -67,24 +68,23 @@ def apply_max_batch_items(path: Path, config, n: int) -> None:
     config["components"]["transformer"]["max_batch_items"] = n
 
 
-#: --transformer-spans values -> the span getter written into the config
-SPAN_GETTERS = {
-    "sentences": {"@span_getters": "spacy-transformers.sent_spans.v1"},
-    "strided": {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 128, "stride": 96},
-}
-
-
 def apply_transformer_spans(path: Path, config, kind: str) -> None:
-    """The transformer's span getter: each sentence (``doc.sents``: needs
-    ``ct_sentences`` before it) or strided 128-token windows (the training config's)."""
-    if kind not in SPAN_GETTERS:
-        raise typer.BadParameter(f"--transformer-spans must be one of {', '.join(SPAN_GETTERS)}, got {kind!r}")
+    """The transformer's span getter, by its name in
+    :func:`ct_safety_nlp.sentences.transformer_spans` (``sentence-groups``, the
+    shipped one; ``sentences``; ``strided``, the training config's windows; ...);
+    a getter that reads ``doc.sents`` needs ``ct_sentences`` before the transformer."""
+    from ct_safety_nlp.sentences import transformer_spans
+
+    try:
+        getter, needs_sentences = transformer_spans(kind)
+    except ValueError as err:
+        raise typer.BadParameter(f"--transformer-spans: {err}") from err
     model = config.get("components", {}).get("transformer", {}).get("model")
     if not model:
         raise typer.BadParameter(f"{path}: no [components.transformer.model]")
-    if kind == "sentences" and "ct_sentences" not in config["nlp"]["pipeline"][: config["nlp"]["pipeline"].index("transformer")]:
-        raise typer.BadParameter(f"{path}: sentence spans need ct_sentences before the transformer in [nlp] pipeline")
-    model["get_spans"] = dict(SPAN_GETTERS[kind])
+    if needs_sentences and "ct_sentences" not in config["nlp"]["pipeline"][: config["nlp"]["pipeline"].index("transformer")]:
+        raise typer.BadParameter(f"{path}: --transformer-spans {kind} needs ct_sentences before the transformer in [nlp] pipeline")
+    model["get_spans"] = getter
 
 
 def apply_spans_within_sentences(path: Path, config, on: bool) -> None:
@@ -129,7 +129,7 @@ def main(
     fp32: bool = typer.Option(False, "--fp32", help="fp32 inference (turn int8 off)"),
     max_batch_items: Optional[int] = typer.Option(None, "--max-batch-items", help="padded spaCy tokens per transformer forward pass"),
     spans_within_sentences: bool = typer.Option(False, "--spans-within-sentences", help="spancat candidates never cross a sentence boundary"),
-    transformer_spans: Optional[str] = typer.Option(None, "--transformer-spans", help="sentences or strided (128-token windows)"),
+    transformer_spans: Optional[str] = typer.Option(None, "--transformer-spans", help="sentence-groups (whole sentences packed into 64-128 tokens; shipped), sentence-groups-N, sentences (one each), strided (128-token windows, stride 96) or strided-W-S"),
 ) -> None:
     if (int8 is None) == (not fp32):
         raise typer.BadParameter("give exactly one of --int8 SCHEME or --fp32")

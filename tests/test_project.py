@@ -230,6 +230,9 @@ def test_project_workflow_builds_installs_and_loads_the_package(project_copy):
         "ct_release_trf_data", "ct_reasoner", "ct_efficacy", "ct_followup",
     ]
     assert assembled.disabled == ["ct_followup"]  # run on request (generate, the service, nlp.enable_pipe)
+    # the transformer reads whole sentences packed into spans of 64-128 tokens (set by the assemble step)
+    assert assembled.config["components"]["transformer"]["model"]["get_spans"] == {
+        "@span_getters": "ct.sentence_groups.v1", "min_tokens": 64, "window": 128, "stride": 96}
     project_run(root, "package")
     wheels = list((root / "packages").rglob("en_clinical_trials-*.whl")) + list((root / "packages" / "dist").glob("ct_safety_nlp-*.whl"))
     assert len(wheels) == 2, wheels
@@ -239,7 +242,7 @@ def test_project_workflow_builds_installs_and_loads_the_package(project_copy):
     # these lines show that each part of the check ran)
     out = project_run(root, "test-package", timeout=1500)
     assert "test-package: OK" in out and "test-package: CTCAE v6.0 and kb search OK" in out
-    for line in ("entities:", "ct_reasoner tables:", "regimens:", "follow-up record:", "follow-up issues:", "annotate:", "generate: 1 record"):
+    for line in ("entities:", "ct_reasoner tables:", "transformer spans:", "regimens:", "follow-up record:", "follow-up issues:", "annotate:", "generate: 1 record"):
         assert line in out, (line, out[-3000:])
     # the service from the same wheels (serve extra): /v1/annotate == spacy.load on every text
     out = project_run(root, "test-serve-package", timeout=1500)

@@ -55,7 +55,7 @@ def _files(folder):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--int8", "onnx-int8", "--transformer-spans", "words"], "--transformer-spans must be one of"),
+    (["--int8", "onnx-int8", "--transformer-spans", "words"], "--transformer-spans: unknown transformer span getter 'words'"),
     (["--fp32", "--max-batch-items", "0"], "--max-batch-items must be positive"),
     (["--int8", "fp16", "--spans-within-sentences"], "--int8 must be one of"),
     (["--int8", "onnx-int8", "--fp32"], "exactly one of"),
@@ -82,8 +82,19 @@ def test_good_options_are_written_together(pipeline):
     assert json.loads((pipeline / "transformer" / "cfg").read_text())["max_batch_items"] == 512
 
 
-def test_sentence_spans_need_ct_sentences_first(pipeline):
+def test_the_shipped_span_getter_is_written(pipeline):
+    from spacy.util import load_config
+
+    result = CliRunner().invoke(app, [str(pipeline), "--fp32", "--transformer-spans", "sentence-groups"])
+    assert result.exit_code == 0, result.output
+    model = load_config(pipeline / "config.cfg", interpolate=False)["components"]["transformer"]["model"]
+    assert model["get_spans"] == {"@span_getters": "ct.sentence_groups.v1", "min_tokens": 64, "window": 128, "stride": 96}
+
+
+@pytest.mark.parametrize("kind", ["sentences", "sentence-groups"])
+def test_sentence_spans_need_ct_sentences_first(pipeline, kind):
     text = (pipeline / "config.cfg").read_text().replace('["ct_sentences","transformer","spancat"]', '["transformer","spancat"]')
     (pipeline / "config.cfg").write_text(text)
-    result = CliRunner().invoke(app, [str(pipeline), "--fp32", "--transformer-spans", "sentences"])
-    assert result.exit_code == 2 and "need ct_sentences before the transformer" in " ".join(result.output.split())
+    result = CliRunner().invoke(app, [str(pipeline), "--fp32", "--transformer-spans", kind])
+    said = " ".join(word for word in result.output.split() if word != "│")  # typer's error panel, unboxed
+    assert result.exit_code == 2 and f"--transformer-spans {kind} needs ct_sentences before the transformer" in said

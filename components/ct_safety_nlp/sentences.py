@@ -5,23 +5,34 @@ the same ``doc.sents``: ``ct_reasoner``, and spancat's
 ``ct.span_candidates_suggester.v1`` with ``within_sentences`` (no candidate
 across a sentence boundary).
 
-A pipeline can also read each sentence as its own transformer span
-(``spacy-transformers.sent_spans.v1``; ``scripts/set_inference_precision.py
---transformer-spans sentences``). The shipped one keeps strided 128-token
-windows: the model, trained on single PHEE sentences, keeps its accuracy on
-pages of joined case-report sentences only with sentence spans, but on trial
-documents (visit notes, CRF comments, lists) it then tags headings and
-fragments as effects (``spacy project run measure-long-documents``, and the
-README's Speed section).
+The transformer's spans can follow the same sentences:
+``ct.sentence_groups.v1`` (:func:`get_sentence_groups`) packs whole
+sentences, in order, into spans of at least ``min_tokens`` and at most
+``window`` tokens, so a heading or a one-word fragment ("Resolving.") is read
+with its neighbours, never alone, and no window cuts a sentence; only a
+sentence longer than ``window`` tokens is read in strided windows. Every
+token is read once (twice only inside those long sentences), so a page costs
+per word what its sentences cost, where strided 128/96 windows read each
+token 1.33 times. ``min_tokens = 1`` is ``spacy-transformers.sent_spans.v1``
+with a length cap. Which getter ships, and why, is
+measured (``spacy project run measure-long-documents``, README, Speed).
 """
 
 from bisect import bisect_left
-from typing import Iterable, Iterator
+from functools import partial
+from typing import Callable, Iterable, Iterator, List, Tuple
 
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
-__all__ = ["SentenceSplitter", "make_sentences", "set_sentence_starts"]
+__all__ = [
+    "SentenceSplitter",
+    "configure_sentence_groups",
+    "get_sentence_groups",
+    "make_sentences",
+    "set_sentence_starts",
+    "transformer_spans",
+]
 
 
 def set_sentence_starts(doc: Doc, lines: bool = False) -> Doc:
@@ -67,3 +78,90 @@ class SentenceSplitter:
 def make_sentences(nlp: Language, name: str, lines: bool) -> SentenceSplitter:
     """Factory of ``ct_sentences``; ``lines``: also end a sentence at every line break."""
     return SentenceSplitter(name, lines)
+
+
+def _windows(doc: Doc, start: int, end: int, window: int, stride: int) -> List[Span]:
+    """``doc[start:end]`` in windows of ``window`` tokens, ``stride`` apart (one
+    span when it fits), the last one ending at ``end``."""
+    if end - start <= window:
+        return [doc[start:end]]
+    spans = []
+    while True:
+        spans.append(doc[start : min(start + window, end)])
+        if start + window >= end:
+            return spans
+        start += stride
+
+
+def get_sentence_groups(docs: Iterable[Doc], min_tokens: int, window: int, stride: int) -> List[List[Span]]:
+    """For each Doc, its sentences (``doc.sents``) packed into spans of whole
+    sentences, in order: a group closes once it has ``min_tokens`` tokens, or
+    before a sentence that would take it past ``window`` tokens; a run shorter
+    than ``min_tokens`` left at the end of the Doc joins the group before it
+    when both fit in ``window``. A sentence longer than ``window`` tokens is read
+    in windows of ``window`` tokens, ``stride`` apart. The spans cover every
+    token, each once outside those long sentences."""
+    spans: List[List[Span]] = []
+    for doc in docs:
+        if len(doc) and not doc.has_annotation("SENT_START"):
+            raise ValueError(
+                "ct.sentence_groups.v1: the Doc has no sentence boundaries "
+                f"({doc.text[:40]!r}...): put ct_sentences (or another sentence splitter) before the transformer"
+            )
+        bounds: List[List[int]] = []  # [start, end) of each group
+        start = end = 0
+        for sent in doc.sents if len(doc) else ():
+            if end > start and sent.end - start > window:
+                bounds.append([start, end])
+                start = end
+            end = sent.end
+            if end - start >= min_tokens:
+                bounds.append([start, end])
+                start = end
+        if end > start:
+            if bounds and end - bounds[-1][0] <= window:
+                bounds[-1][1] = end
+            else:
+                bounds.append([start, end])
+        spans.append([w for s, e in bounds for w in _windows(doc, s, e, window, stride)])
+    return spans
+
+
+def configure_sentence_groups(min_tokens: int = 64, window: int = 128, stride: int = 96) -> Callable[[Iterable[Doc]], List[List[Span]]]:
+    """``ct.sentence_groups.v1``: the span getter :func:`get_sentence_groups`
+    (``@span_getters``; needs sentence boundaries before the transformer)."""
+    for name, value in (("min_tokens", min_tokens), ("window", window), ("stride", stride)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"ct.sentence_groups.v1: {name} must be a whole number >= 1, got {value!r}")
+    if stride > window:
+        raise ValueError(f"ct.sentence_groups.v1: stride ({stride}) must not exceed window ({window}): tokens would be skipped")
+    return partial(get_sentence_groups, min_tokens=min_tokens, window=window, stride=stride)
+
+
+def transformer_spans(name: str) -> Tuple[dict, bool]:
+    """The ``[components.transformer.model.get_spans]`` config of a named
+    span getter, and whether it reads ``doc.sents``: ``sentence-groups`` (the
+    shipped one: whole sentences packed into 64 to 128 tokens),
+    ``sentence-groups-N`` (N to 128 tokens), ``sentences`` (one span each,
+    ``spacy-transformers.sent_spans.v1``), ``strided`` (the training config's
+    windows of 128 tokens, stride 96) or ``strided-W-S`` (window W, stride S).
+    Returns ``(config, needs_sentences)``; a ValueError names a name it does not know."""
+    parts = name.split("-")
+    try:
+        if name == "sentences":
+            return {"@span_getters": "spacy-transformers.sent_spans.v1"}, True
+        if parts[:2] == ["sentence", "groups"] and len(parts) <= 3:
+            min_tokens = int(parts[2]) if len(parts) == 3 else 64
+            configure_sentence_groups(min_tokens, 128, 96)  # checks the numbers
+            return {"@span_getters": "ct.sentence_groups.v1", "min_tokens": min_tokens, "window": 128, "stride": 96}, True
+        if parts[0] == "strided" and len(parts) in (1, 3):
+            window, stride = (int(parts[1]), int(parts[2])) if len(parts) == 3 else (128, 96)
+            if not 1 <= stride <= window:
+                raise ValueError(name)
+            return {"@span_getters": "spacy-transformers.strided_spans.v1", "window": window, "stride": stride}, False
+    except ValueError:
+        pass
+    raise ValueError(
+        f"unknown transformer span getter {name!r}: give sentence-groups, sentence-groups-N, sentences, "
+        "strided or strided-W-S (W >= S >= 1)"
+    )

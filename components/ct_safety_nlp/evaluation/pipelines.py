@@ -1,7 +1,7 @@
 """Pipelines for the evaluation scripts: the rules alone, or a saved pipeline."""
 
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Dict, Optional, Union
 
 PathLike = Union[str, Path]
 
@@ -58,13 +58,14 @@ def rules_pipeline(
     return nlp
 
 
-def load_pipeline(name: str, *, require_reasoner: bool = True):
-    """``spacy.load(name)`` (a path or an installed package); with
-    ``require_reasoner`` a pipeline without ``ct_reasoner`` is a ValueError
-    naming it (it would write no AE records to score)."""
+def load_pipeline(name: str, *, require_reasoner: bool = True, config: Optional[Dict[str, Any]] = None):
+    """``spacy.load(name, config=config)`` (a path or an installed package;
+    ``config``: overrides, as nested dicts); with ``require_reasoner`` a
+    pipeline without ``ct_reasoner`` is a ValueError naming it (it would write
+    no AE records to score)."""
     import spacy
 
-    nlp = spacy.load(name)
+    nlp = spacy.load(name, config=config or {})
     if require_reasoner and "ct_reasoner" not in nlp.pipe_names:
         raise ValueError(f"pipeline {name!r} has no ct_reasoner component (pipes: {nlp.pipe_names})")
     return nlp
