@@ -80,6 +80,11 @@ def make_sentences(nlp: Language, name: str, lines: bool) -> SentenceSplitter:
     return SentenceSplitter(name, lines)
 
 
+#: the shipped span sizes, in spaCy tokens: a packed span's minimum, and the
+#: window (also the packed span's maximum) and stride of the strided windows
+MIN_TOKENS, WINDOW, STRIDE = 64, 128, 96
+
+
 def _windows(doc: Doc, start: int, end: int, window: int, stride: int) -> List[Span]:
     """``doc[start:end]`` in windows of ``window`` tokens, ``stride`` apart (one
     span when it fits), the last one ending at ``end``."""
@@ -127,7 +132,7 @@ def get_sentence_groups(docs: Iterable[Doc], min_tokens: int, window: int, strid
     return spans
 
 
-def configure_sentence_groups(min_tokens: int = 64, window: int = 128, stride: int = 96) -> Callable[[Iterable[Doc]], List[List[Span]]]:
+def configure_sentence_groups(min_tokens: int = MIN_TOKENS, window: int = WINDOW, stride: int = STRIDE) -> Callable[[Iterable[Doc]], List[List[Span]]]:
     """``ct.sentence_groups.v1``: the span getter :func:`get_sentence_groups`
     (``@span_getters``; needs sentence boundaries before the transformer)."""
     for name, value in (("min_tokens", min_tokens), ("window", window), ("stride", stride)):
@@ -151,11 +156,11 @@ def transformer_spans(name: str) -> Tuple[dict, bool]:
         if name == "sentences":
             return {"@span_getters": "spacy-transformers.sent_spans.v1"}, True
         if parts[:2] == ["sentence", "groups"] and len(parts) <= 3:
-            min_tokens = int(parts[2]) if len(parts) == 3 else 64
-            configure_sentence_groups(min_tokens, 128, 96)  # checks the numbers
-            return {"@span_getters": "ct.sentence_groups.v1", "min_tokens": min_tokens, "window": 128, "stride": 96}, True
+            min_tokens = int(parts[2]) if len(parts) == 3 else MIN_TOKENS
+            configure_sentence_groups(min_tokens)  # checks the number
+            return {"@span_getters": "ct.sentence_groups.v1", "min_tokens": min_tokens, "window": WINDOW, "stride": STRIDE}, True
         if parts[0] == "strided" and len(parts) in (1, 3):
-            window, stride = (int(parts[1]), int(parts[2])) if len(parts) == 3 else (128, 96)
+            window, stride = (int(parts[1]), int(parts[2])) if len(parts) == 3 else (WINDOW, STRIDE)
             if not 1 <= stride <= window:
                 raise ValueError(name)
             return {"@span_getters": "spacy-transformers.strided_spans.v1", "window": window, "stride": stride}, False
